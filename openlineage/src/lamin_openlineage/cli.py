@@ -1,0 +1,104 @@
+"""`lamin serve` and `lamin openlineage export`, plugged into the core CLI (entry-point group `lamin_core.commands`).
+
+Each function takes the words after the command and returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lamin serve",
+        description="Serve the connected instance as an OpenLineage backend (POST /api/v1/lineage, GET /healthz).",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument(
+        "--token",
+        default=None,
+        help="require 'Authorization: Bearer TOKEN' (or Basic with TOKEN as password); "
+        "LAMIN_SERVE_TOKEN sets it without showing it in the process list",
+    )
+    p.add_argument("--max-body-mb", type=float, default=10.0, help="refuse bodies larger than this with 413 (default 10)")
+    p.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    return p
+
+
+def serve_main(argv: list[str]) -> int:
+    """`lamin serve [--host 127.0.0.1] [--port 8000] [--token T] [--max-body-mb 10] [--workers 1]`."""
+    args = _serve_parser().parse_args(argv)
+    if args.max_body_mb <= 0:
+        print("lamin serve: --max-body-mb must be positive", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("lamin serve: --workers must be at least 1", file=sys.stderr)
+        return 2
+    token = args.token or os.environ.get("LAMIN_SERVE_TOKEN") or None
+    problem = _instance_problem()
+    if problem:
+        print(f"lamin serve: {problem}", file=sys.stderr)
+        return 1
+
+    import uvicorn
+
+    # settings travel by environment so that every worker process builds the same app (app_from_env)
+    os.environ["LAMIN_SERVE_MAX_BODY_MB"] = str(args.max_body_mb)
+    if token:
+        os.environ["LAMIN_SERVE_TOKEN"] = token
+    else:
+        os.environ.pop("LAMIN_SERVE_TOKEN", None)
+    auth = "token required" if token else "no token"
+    print(f"lamin serve: OpenLineage endpoint http://{args.host}:{args.port}/api/v1/lineage ({auth})", flush=True)
+    uvicorn.run(
+        "lamin_openlineage.server:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=False,  # one line per event is noise at hundreds of events per second
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _instance_problem() -> str | None:
+    """Why the server could not record anything (no instance connected), or None."""
+    try:
+        from lamin_core.setup import current_instance  # type: ignore[attr-defined]
+    except ImportError:
+        return None  # an older core without the helper: record() will say what is wrong per request
+    try:
+        if current_instance() is None:
+            return "no instance is connected: run `lamin init --storage DIR` or `lamin connect NAME` first"
+    except Exception as e:  # settings that cannot be read are a user-facing problem, not a traceback
+        return f"cannot read the connected instance: {e}"
+    return None
+
+
+def openlineage_main(argv: list[str]) -> int:
+    """`lamin openlineage export [--url URL] [--run UID ...] [--all]`: send recorded runs to an OpenLineage backend."""
+    p = argparse.ArgumentParser(prog="lamin openlineage", description="OpenLineage tools for lamin-core.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("export", help="emit recorded runs as OpenLineage events to a backend")
+    e.add_argument("--url", default=None, help="backend base URL (default: LAMIN_OPENLINEAGE_URL or ln.settings)")
+    e.add_argument("--run", dest="runs", action="append", default=[], help="uid of a run to export (repeatable)")
+    e.add_argument("--all", action="store_true", help="export every run of the instance")
+    args = p.parse_args(argv)
+    if not args.runs and not args.all:
+        print("lamin openlineage export: name runs with --run UID, or pass --all", file=sys.stderr)
+        return 2
+    from .export import ExportError, export_runs
+
+    try:
+        n = export_runs(uids=args.runs or None, url=args.url)
+    except ExportError as err:
+        print(f"lamin openlineage export: {err}", file=sys.stderr)
+        return 1
+    print(f"exported {n} events")
+    return 0

@@ -1,0 +1,139 @@
+"""`lamin serve`: an OpenLineage backend (Starlette on uvicorn) that records into the connected instance.
+
+Routes:
+- `POST /api/v1/lineage`: one OpenLineage RunEvent (spec 2-0-x JSON), the path Marquez uses, so that
+  `OPENLINEAGE_URL=http://HOST:PORT` is all a producer needs. Validated against the 2-0-2 schema
+  (400 naming the field, nothing written), translated by `lamin_core.lineage.openlineage_json`, and
+  recorded with `lamin_core.lineage.record()`: 201 the first time, 200 when the instance already had it.
+- `GET /healthz`: 200 `{"status": "ok"}` (no token needed: load balancers probe it).
+- whatever the entry-point group `lamin_core.routes` adds (see `lamin_openlineage.http` for what those
+  routes share).
+
+The database work is blocking, so it runs in a threadpool bounded by `db_concurrency` (see `create_app`);
+the event loop only parses and validates.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from .http import GuardMiddleware, HTTPError, ServerConfig, json_error, read_json, record_event
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+log = logging.getLogger("lamin_openlineage.server")
+
+ROUTES_GROUP = "lamin_core.routes"
+
+
+async def post_lineage(request: Request) -> JSONResponse:
+    from .validation import parse_event
+
+    body = await read_json(request)
+    event = parse_event(body)  # OpenLineageEventError (a ValueError with .field) -> 400
+    return await record_event(request, event)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def plugin_routes() -> list[BaseRoute]:
+    """Routes of other packages (entry-point group `lamin_core.routes`: `module:function` -> list of routes)."""
+    routes: list[BaseRoute] = []
+    for ep in entry_points(group=ROUTES_GROUP):
+        try:
+            routes.extend(ep.load()())
+        except Exception:  # a broken plugin must not take the OpenLineage endpoint down with it
+            log.exception("lamin serve: could not load routes from %s (%s); serving without them", ep.name, ep.value)
+    return routes
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPError)
+    return json_error(exc.status, exc.error, exc.field)
+
+
+async def _value_error(request: Request, exc: Exception) -> JSONResponse:
+    # OpenLineageEventError, and the core's ValueErrors for bad keys or paths: the client's input is at fault
+    return json_error(400, str(exc) or type(exc).__name__, getattr(exc, "field", None))
+
+
+async def _starlette_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return json_error(exc.status_code, exc.detail or "error", headers=getattr(exc, "headers", None))
+
+
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("lamin serve: error while handling %s %s", request.method, request.url.path, exc_info=exc)
+    return json_error(500, f"internal error ({type(exc).__name__}); see the server log")
+
+
+def default_db_concurrency() -> int:
+    """Threads that may write at once: SQLite takes one writer at a time, PostgreSQL profits from a few."""
+    try:
+        from lamin_core.lineage.recorder import db_concurrency  # the core may know best
+
+        return int(db_concurrency())
+    except (ImportError, AttributeError):
+        return 8
+
+
+def create_app(
+    token: str | None = None,
+    max_body_bytes: int = 10 * 1024 * 1024,
+    *,
+    db_concurrency: int | None = None,
+    load_plugins: bool = True,
+) -> Starlette:
+    """The ASGI app of `lamin serve` (also usable under any ASGI server, or with httpx/TestClient)."""
+    from anyio import CapacityLimiter
+
+    routes: list[BaseRoute] = [
+        Route("/api/v1/lineage", post_lineage, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    if load_plugins:
+        routes.extend(plugin_routes())
+    config = ServerConfig(token=token or None, max_body_bytes=max_body_bytes)
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(GuardMiddleware, config=config)],
+        exception_handlers={
+            HTTPError: _http_error,
+            ValueError: _value_error,
+            HTTPException: _starlette_error,
+            Exception: _server_error,
+        },
+    )
+    app.state.config = config
+    app.state.db_limiter = CapacityLimiter(db_concurrency or default_db_concurrency())
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory` and multi-worker runs: settings from the `LAMIN_SERVE_*` variables."""
+    return create_app(
+        token=os.environ.get("LAMIN_SERVE_TOKEN") or None,
+        max_body_bytes=int(float(os.environ.get("LAMIN_SERVE_MAX_BODY_MB", "10")) * 1024 * 1024),
+        db_concurrency=int(os.environ["LAMIN_SERVE_DB_CONCURRENCY"]) if os.environ.get("LAMIN_SERVE_DB_CONCURRENCY") else None,
+    )
+
+
+def run_info(app: Starlette) -> dict[str, Any]:
+    """What the server prints at startup (never the token)."""
+    return {
+        "routes": [getattr(r, "path", "?") for r in app.routes],
+        "auth": "token" if app.state.config.token else "none",
+        "max_body_bytes": app.state.config.max_body_bytes,
+    }
