@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 
 
@@ -52,9 +53,7 @@ def serve_main(argv: list[str]) -> int:
         os.environ["LAMIN_SERVE_TOKEN"] = token
     else:
         os.environ.pop("LAMIN_SERVE_TOKEN", None)
-    auth = "token required" if token else "no token"
-    print(f"lamin serve: OpenLineage endpoint http://{args.host}:{args.port}/api/v1/lineage ({auth})", flush=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         "lamin_openlineage.server:app_from_env",
         factory=True,
         host=args.host,
@@ -64,7 +63,40 @@ def serve_main(argv: list[str]) -> int:
         access_log=False,  # one line per event is noise at hundreds of events per second
         timeout_graceful_shutdown=10,
     )
+    auth = "token required" if token else "no token"
+    if args.workers > 1:
+        print(f"lamin serve: OpenLineage endpoint http://{args.host}:{args.port}/api/v1/lineage ({auth})", flush=True)
+        # several processes: uvicorn binds the port and supervises the workers
+        uvicorn.run(
+            config.app,
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+        return 0
+    # bind ourselves so that `--port 0` can say which port it got (tests and scripts read this line)
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError as e:
+        print(f"lamin serve: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    port = sock.getsockname()[1]
+    print(f"lamin serve: OpenLineage endpoint http://{args.host}:{port}/api/v1/lineage ({auth})", flush=True)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 def _instance_problem() -> str | None:
