@@ -63,11 +63,17 @@ class Task:
             return None  # NEW, SUBMITTED, RUNNING: the trace stopped before it ended
         return "completed" if self.has_store_output or self.outputs else None
 
-    @property
-    def fails_pipeline(self) -> bool:
-        """A final attempt that failed and was not ignored (interfaces: the pipeline is then errored)."""
+    def fails_pipeline(self, nextflow_said_ok: bool = False) -> bool:
+        """A final attempt that failed and was not ignored (interfaces: the pipeline is then errored).
+
+        The default trace has no `error_action`: then Nextflow's own verdict (history `OK`) tells an
+        ignored failure from a fatal one."""
         last = self.attempts[-1] if self.attempts else None
-        return bool(last and last.failed and last.error_action != "IGNORE")
+        if not last or not last.failed:
+            return False
+        if last.error_action:
+            return last.error_action != "IGNORE"
+        return not nextflow_said_ok
 
 
 @dataclass
@@ -86,11 +92,16 @@ class PipelineBundle:
 
     @property
     def status(self) -> str | None:
-        if (self.history and self.history.status == "ERR") or any(t.fails_pipeline for t in self.tasks):
+        said_ok = bool(self.history and self.history.status == "OK") or self.meta.success is True
+        if (self.history and self.history.status == "ERR") or any(t.fails_pipeline(said_ok) for t in self.tasks):
             return "errored"
-        if self.meta.success is True or (self.history and self.history.status == "OK") or self.has_trace:
+        if said_ok or self.has_trace:
             return "completed"
         return None
+
+    def failed_tasks(self) -> list[Task]:
+        said_ok = bool(self.history and self.history.status == "OK") or self.meta.success is True
+        return [t for t in self.tasks if t.fails_pipeline(said_ok)]
 
 
 @dataclass
@@ -151,7 +162,8 @@ def _owner_by_time(rows: list[TaskAttempt], bundles: dict[str, PipelineBundle]) 
 
 
 def _chain_attempts(rows: list[TaskAttempt], records: dict[str, TaskRecord]) -> list[Task]:
-    """Group attempts: attempt k+1 continues the open task of the same name whose attempt k failed with RETRY."""
+    """Group attempts: a later attempt continues the open task of the same name whose last attempt failed with
+    RETRY (or, in the default trace, which has no attempt and error_action columns, failed at all)."""
     def order(row: TaskAttempt) -> tuple[float, int]:
         when = row.submit or row.start
         return (when.timestamp() if when else 0.0, int(row.task_id) if (row.task_id or "").isdigit() else 0)
@@ -161,13 +173,14 @@ def _chain_attempts(rows: list[TaskAttempt], records: dict[str, TaskRecord]) -> 
     for row in sorted(rows, key=order):
         name = row.name or (records[row.hash].name if row.hash in records else row.hash or "task")
         previous = open_retries.pop(name, None)
-        if previous is not None and (row.attempt or 1) > 1:
+        if previous is not None and (row.attempt is None or row.attempt > 1):
+            row.attempt = row.attempt or len(previous.attempts) + 1
             previous.attempts.append(row)
             task = previous
         else:
             task = Task(hash=row.hash or "", name=name, attempts=[row])
             tasks.append(task)
-        if row.failed and row.error_action == "RETRY":
+        if row.failed and row.error_action in ("RETRY", None):
             open_retries[name] = task
     return tasks
 

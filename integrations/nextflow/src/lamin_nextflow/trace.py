@@ -9,6 +9,7 @@ its name (nf-core names them `execution_trace_<date>.txt`). Missing values are `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from ._util import (
@@ -85,6 +86,10 @@ def row_to_attempt(row: dict[str, object]) -> TaskAttempt:
     workdir = _text(get("workdir"))
     short = _text(get("hash"))
     full = task_hash_from_path(workdir) or (short if is_full_hash(short) else None)
+    submit, start, complete = parse_datetime(get("submit")), parse_datetime(get("start")), parse_datetime(get("complete"))
+    if complete is None and submit and resources.get("duration") is not None:
+        # the default trace has no `complete`: duration counts from submission
+        complete = submit + timedelta(milliseconds=int(resources["duration"]))
     name = _text(get("name"))
     process = _text(get("process"))
     if not process and name:
@@ -103,9 +108,9 @@ def row_to_attempt(row: dict[str, object]) -> TaskAttempt:
         workdir=workdir,
         container=_text(get("container")),
         native_id=_text(get("native_id")),
-        submit=parse_datetime(get("submit")),
-        start=parse_datetime(get("start")),
-        complete=parse_datetime(get("complete")),
+        submit=submit,
+        start=start,
+        complete=complete,
         script=_text(get("script")),
         resources=resources,
     )

@@ -194,14 +194,17 @@ class Translator:
         self.out.events.append(make_event("START", start, job, run, inputs=inputs))
         for task in bundle.tasks:
             self.task(task, job, bundle.run_id, roots, start, end)
+        foreign: dict[int, tuple[Task, str, list[FileRef]]] = {}
         for task, owner, ref in bundle.foreign:  # -resume: published again from a task of an earlier run
-            self._files_event(task, self.jobs.get(owner, job), owner, [], [ref], roots, end)
+            foreign.setdefault(id(task), (task, owner, []))[2].append(ref)
+        for task, owner, refs in foreign.values():  # one event per task: same run, type and time = the same event
+            self._files_event(task, self.jobs.get(owner, job), owner, [], refs, roots, end)
         status = bundle.status
         terminal = {"completed": "COMPLETE", "errored": "FAIL"}.get(status or "")
         outputs = self._datasets(bundle.run_outputs, roots, "published output")
         if terminal:
             if terminal == "FAIL" and not run.error_message:
-                failed = [t.name for t in bundle.tasks if t.fails_pipeline]
+                failed = [t.name for t in bundle.failed_tasks()]
                 message = f"Process `{failed[0]}` failed" if failed else "the run ended with an error"
                 run = replace(run, error_message=message)
             self.out.events.append(make_event(terminal, end or start, job, run, outputs=outputs))
