@@ -309,3 +309,100 @@ def test_cache_hit_is_a_completed_run_without_start(events: list, tmp_path: Path
     assert outputs_of(events, second) == {path}  # the cached return value names the file
     # Prefect persisted the result under PREFECT_HOME: not a file the task wrote
     assert outputs_of(events, first) == {path}
+
+
+# ---- pandas / parquet -----------------------------------------------------------------------------------
+
+
+@task
+def make_table(folder: str) -> int:
+    import pandas as pd
+
+    df = pd.DataFrame({"gene": ["CD4", "CD8A"], "count": [10, 20]})
+    df.to_parquet(f"{folder}/counts.parquet")  # pandas opens the file through Python: seen
+    return len(df)
+
+
+@task
+def total(folder: str) -> int:
+    import pandas as pd
+
+    return int(pd.read_parquet(f"{folder}/counts.parquet")["count"].sum())
+
+
+@flow
+def parquet_flow(folder: str) -> int:
+    make_table(folder)
+    return total(folder)
+
+
+def test_parquet_written_and_read_through_pandas(events: list, tmp_path: Path) -> None:
+    assert parquet_flow(str(tmp_path)) == 30
+    make_id = next(e.run.run_id for e in events if e.job.name == "parquet-flow/make_table")
+    total_id = next(e.run.run_id for e in events if e.job.name == "parquet-flow/total")
+    assert outputs_of(events, make_id) == {f"{tmp_path}/counts.parquet"}
+    assert inputs_of(events, total_id) == {f"{tmp_path}/counts.parquet"}
+    assert not outputs_of(events, total_id)
+
+
+# ---- assets ---------------------------------------------------------------------------------------------
+
+
+def test_materialized_assets_are_outputs_and_asset_deps_inputs(events: list, tmp_path: Path) -> None:
+    from prefect.assets import Asset, materialize
+
+    raw = f"file://{tmp_path}/raw.csv"
+    clean = Asset(key=f"file://{tmp_path}/clean.csv")
+    report = f"s3://reports-bucket/summary.json"
+
+    @lamin_prefect.materialize(clean, asset_deps=[raw])
+    def build_clean() -> str:
+        (tmp_path / "clean.csv").write_text("a\n1\n")
+        clean.add_metadata({"rows": 1})
+        return "done"
+
+    @materialize(report)  # plain Prefect: instrumented because the flow calls it
+    def build_report(upstream: str) -> None:
+        pass
+
+    @flow
+    def assets_flow() -> None:
+        build_report.submit(build_clean.submit()).result()
+
+    assets_flow()
+    clean_events = [e for e in events if e.job.name == "assets-flow/build_clean"]
+    report_events = [e for e in events if e.job.name == "assets-flow/build_report"]
+    assert {(d.namespace, d.name) for e in clean_events for d in e.inputs} == {("file", f"{tmp_path}/raw.csv")}
+    (out,) = [d for e in clean_events for d in e.outputs]
+    assert (out.namespace, out.name) == ("file", f"{tmp_path}/clean.csv")
+    assert out.facets["prefect_asset"]["metadata"] == {"rows": 1}
+    # the upstream task's asset is an input of the downstream one, as Prefect infers it
+    assert {(d.namespace, d.name) for e in report_events for d in e.inputs} == {("file", f"{tmp_path}/clean.csv")}
+    assert {(d.namespace, d.name) for e in report_events for d in e.outputs} == {("s3://reports-bucket", "summary.json")}
+
+
+# ---- crashes --------------------------------------------------------------------------------------------
+
+
+class PowerCut(BaseException):
+    """Not an Exception: Prefect treats it as a crash, as it does KeyboardInterrupt or SIGTERM."""
+
+
+@task
+def interrupted() -> None:
+    raise PowerCut("lost power")
+
+
+@flow
+def crashing() -> None:
+    interrupted()
+
+
+def test_a_crash_leaves_no_run_started(events: list) -> None:
+    with pytest.raises(PowerCut):
+        crashing()
+    final = {}
+    for e in events:
+        final[e.job.name] = (e.event_type, e.run.error_message)
+    assert final == {"crashing": ("ABORT", "PowerCut: lost power"), "crashing/interrupted": ("ABORT", "PowerCut: lost power")}
+    assert lamin_prefect._emit.open_runs() == []

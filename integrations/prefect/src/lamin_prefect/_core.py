@@ -1,7 +1,8 @@
 """The one place this package touches lamin_core beyond `record()`: making a run current.
 
-While a task's function runs, its Run is the core's current run, so `ln.Artifact(...).save()` inside the
-task sets `artifact.run` to the task run (and loading an artifact counts as an input of it).
+While a flow's or task's function runs, its Run is the core's current run (`lamin_core.tracking.context`),
+so `ln.Artifact(...).save()` inside the task sets `artifact.run` to the task run, and loading or caching
+an artifact there counts as an input of it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ def enter_run(run: Any) -> Any:
     """Make `run` (a core Run, or None when recording failed) current; returns a token for `exit_run`."""
     if run is None:
         return None
-    return None
+    from lamin_core.tracking.context import set_current_run
+
+    return set_current_run(run)
 
 
 def exit_run(token: Any) -> None:
     if token is None:
         return
+    from lamin_core.tracking.context import reset_current_run
+
+    reset_current_run(token)

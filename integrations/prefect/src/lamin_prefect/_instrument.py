@@ -96,8 +96,14 @@ def instrument_called_tasks(flow: Any) -> None:
         return
     _scanned_flow_codes.add(code)
     fn = _runtime.original_fn(flow.fn)
-    namespace = getattr(fn, "__globals__", {})
-    for name in _names_used(code):
+    namespace = dict(getattr(fn, "__globals__", {}))
+    # tasks defined in an enclosing function reach the flow as closure variables
+    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+        try:
+            namespace[name] = cell.cell_contents
+        except ValueError:  # an empty cell: the variable is not assigned yet
+            pass
+    for name in _names_used(code) | set(code.co_freevars):
         value = namespace.get(name)
         if value is not None and _is_task(value):
             instrument(value)
