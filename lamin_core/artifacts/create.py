@@ -1,0 +1,149 @@
+"""Building an Artifact from a path, a URI, a DataFrame or an AnnData (nothing is written yet).
+
+The content is hashed here, so `artifact.hash` is known before `save()`; where the data goes, whether
+this is a new version and whether the content is already registered is decided by `save()`, under the
+database's write lock, so that concurrent savers agree.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import ids
+from ..storage import hashing
+from ..storage.keys import suffix_of, validate_key
+from ..storage.paths import is_local, strip_file_scheme
+from ..storage.registry import find_storage_root, remote_root_of
+from ..storage.remote import describe_remote
+
+if TYPE_CHECKING:
+    from ..models import Artifact
+
+DEFER_HASH_FROM = 64 * 1024 * 1024
+ARTIFACT_KINDS = (None, "dataset", "model", "log", "benchmark", "report", "environment", "plan", "source")
+
+
+def init_artifact(
+    artifact: "Artifact",
+    path: Any,
+    *,
+    key: str | None = None,
+    description: str | None = None,
+    revises: "Artifact | None" = None,
+    run: Any = None,
+    kind: str | None = None,
+    version: str | None = None,
+    otype: str | None = None,
+    _fields: dict[str, Any] | None = None,
+    _owned: bool = False,
+) -> None:
+    from ..models import Record
+
+    if _fields is not None:  # the recording path builds rows it has already resolved
+        Record.__init__(artifact, **_fields)
+        return
+    if path is None:
+        raise ValueError("Artifact() needs a path, a folder or a URI; for in-memory objects use Artifact.from_dataframe()")
+    if kind not in ARTIFACT_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(str(k) for k in ARTIFACT_KINDS)}, not {kind!r}")
+    if key is not None:
+        validate_key(key)
+    if revises is not None and key is None:
+        key = revises.key
+    source = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
+    fields: dict[str, Any] = dict(description=description, kind=kind, version=version, otype=otype)
+    if is_local(source):
+        fields.update(_local_fields(strip_file_scheme(source), key))
+    else:
+        fields.update(_remote_fields(source, key))
+    storage_root, local_source = fields.pop("_storage_root"), fields.pop("_source")
+    Record.__init__(artifact, **fields)
+    artifact.uid = ids.versioned_uid(16)
+    artifact._storage_root = storage_root  # None: the instance's default storage
+    artifact._source = local_source  # a local path save() copies in; None when registered in place
+    if run is not None:
+        artifact.run = run
+    artifact._revises = revises
+    artifact._owned_source = _owned
+
+
+def _local_fields(source: str, key: str | None) -> dict[str, Any]:
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"no file or folder at {path}")
+    path = path.resolve()
+    root = find_storage_root(str(path))
+    if path.is_dir():
+        digest, size, n_files = hashing.hash_dir(path)
+        hash_type, suffix = hashing.DIR_HASH_TYPE, ""
+    else:
+        size = path.stat().st_size
+        # a large file that save() copies in is hashed on the way, in one pass (see hashing.copy_and_hash)
+        defer = root is None and size >= DEFER_HASH_FROM
+        digest = None if defer else hashing.hash_file(path, size)
+        hash_type, n_files = hashing.HASH_TYPE, None
+        suffix = suffix_of(key or path.name)
+    fields: dict[str, Any] = dict(size=size, hash=digest, hash_type=hash_type, n_files=n_files, suffix=suffix)
+    if root is not None:  # inside a registered storage location: register in place, never copy
+        rel = path.relative_to(root).as_posix()
+        fields.update(key=rel, managed=False, _storage_root=root, _source=None)
+    else:
+        fields.update(key=key, managed=True, _storage_root=None, _source=str(path))
+    return fields
+
+
+def _remote_fields(uri: str, key: str | None) -> dict[str, Any]:
+    root = find_storage_root(uri) or remote_root_of(uri)
+    rel = uri[len(root) :].strip("/")
+    info = describe_remote(uri)
+    return dict(
+        key=rel or key,
+        suffix=suffix_of(rel) if not info.is_dir else "",
+        size=info.size,
+        hash=info.hash,
+        hash_type=info.hash_type,
+        n_files=info.n_files,
+        managed=False,
+        _storage_root=root,
+        _source=None,
+    )
+
+
+def from_dataframe(df: Any, *, key: str | None = None, description: str | None = None, **kwargs: Any) -> "Artifact":
+    from ..models import Artifact
+
+    if key is not None and not key.endswith(".parquet"):
+        suffix = suffix_of(key)
+        if suffix and suffix != ".parquet":
+            raise ValueError(f"a DataFrame is saved as parquet: the key should end with .parquet, not {suffix}")
+    path = _scratch_file(".parquet")
+    df.to_parquet(path)
+    artifact = Artifact(path, key=key, description=description, otype="DataFrame", _owned=True, **kwargs)
+    artifact.suffix = ".parquet"
+    return artifact
+
+
+def from_anndata(adata: Any, *, key: str | None = None, description: str | None = None, **kwargs: Any) -> "Artifact":
+    from ..models import Artifact
+
+    path = _scratch_file(".h5ad")
+    adata.write_h5ad(path)
+    artifact = Artifact(path, key=key, description=description, otype="AnnData", _owned=True, **kwargs)
+    artifact.suffix = ".h5ad"
+    return artifact
+
+
+def _scratch_file(suffix: str) -> str:
+    from ..db import engine as db
+    from ..setup.settings import cache_dir
+
+    # beside the instance's local storage when there is one, so save() can move it instead of copying
+    root = db.settings().storage_root
+    folder = Path(root, ".lamindb", "_scratch") if is_local(root) else cache_dir() / "_scratch"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, path = tempfile.mkstemp(suffix=suffix, dir=folder)
+    os.close(fd)
+    return path

@@ -1,0 +1,1 @@
+"""The `lamin` command line."""

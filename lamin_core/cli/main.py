@@ -1,0 +1,158 @@
+"""`lamin`: instance set-up and branches here; other commands come from modules and plugins.
+
+Adapters add commands through the entry-point group `lamin_core.commands` (name = the command,
+value = `module:function(argv: list[str]) -> int`), e.g. `lamin serve` and `lamin nextflow`.
+Errors are printed as one line and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+PLUGIN_GROUP = "lamin_core.commands"
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from ..setup import init
+
+    settings = init(storage=args.storage, db=args.db, name=args.name, modules=args.modules)
+    print(f"→ initialized instance {settings.name!r} (storage {settings.storage_root}, {settings.dialect})")
+    return 0
+
+
+def _cmd_connect(args: argparse.Namespace) -> int:
+    from ..setup import connect
+
+    settings = connect(args.name)
+    print(f"→ connected to instance {settings.name!r}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from ..setup import info
+
+    for key, value in info().items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    from ..setup import delete
+
+    delete(args.name, force=args.force)
+    print(f"→ deleted instance {args.name!r}")
+    return 0
+
+
+def _cmd_switch(args: argparse.Namespace) -> int:
+    from ..setup.branches import switch
+
+    branch = switch(args.branch, create=args.create)
+    print(f"→ switched to branch {branch.name!r}")
+    return 0
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from ..setup.branches import merge
+
+    n = merge(args.branch)
+    print(f"→ merged {n} records from branch {args.branch!r} into main")
+    return 0
+
+
+def _cmd_save(args: argparse.Namespace) -> int:
+    from .transforms import save_path
+
+    return save_path(args.path, key=args.key, description=args.description)
+
+
+def _cmd_load(args: argparse.Namespace) -> int:
+    from .transforms import load_source
+
+    return load_source(args.uid, args.into)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lamin", description="lamin-core: data lineage for your pipelines")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create an instance and connect to it")
+    p.add_argument("--storage", required=True, help="a local folder or a URI such as s3://bucket/prefix")
+    p.add_argument("--db", default=None, help="postgresql://user:pwd@host:port/db (default: SQLite in the storage root)")
+    p.add_argument("--name", default=None, help="instance name (default: from the storage or database name)")
+    p.add_argument("--modules", default=None, help="comma-separated modules, e.g. bionty")
+    p.set_defaults(func=_cmd_init)
+
+    p = sub.add_parser("connect", help="make an instance the current one")
+    p.add_argument("name")
+    p.set_defaults(func=_cmd_connect)
+
+    p = sub.add_parser("info", help="show the current instance")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("delete", help="delete an instance")
+    p.add_argument("name")
+    p.add_argument("--force", action="store_true", help="really delete")
+    p.set_defaults(func=_cmd_delete)
+
+    p = sub.add_parser("switch", help="switch branch (-c creates it)")
+    p.add_argument("-c", "--create", action="store_true")
+    p.add_argument("branch")
+    p.set_defaults(func=_cmd_switch)
+
+    p = sub.add_parser("merge", help="merge a branch into main")
+    p.add_argument("branch")
+    p.set_defaults(func=_cmd_merge)
+
+    p = sub.add_parser("save", help="save a script, notebook, report or plan")
+    p.add_argument("path")
+    p.add_argument("--key", default=None)
+    p.add_argument("--description", default=None)
+    p.set_defaults(func=_cmd_save)
+
+    p = sub.add_parser("load", help="write a transform's source back to disk")
+    p.add_argument("uid", help="a transform uid or a URL ending with one")
+    p.add_argument("--into", default=".", help="folder to write into")
+    p.set_defaults(func=_cmd_load)
+    return parser
+
+
+def _plugin(name: str) -> Callable[[list[str]], int] | None:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=PLUGIN_GROUP):
+        if ep.name == name:
+            return ep.load()  # type: ignore[no-any-return]
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    builtin = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    try:
+        if argv and not argv[0].startswith("-") and argv[0] not in builtin:
+            command = _plugin(argv[0])
+            if command is None:
+                parser.error(f"unknown command {argv[0]!r} (is the package that provides it installed?)")
+            return command(argv[1:])
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 1
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # users get one clear line; LAMIN_DEBUG=1 shows the traceback
+        import os
+
+        if os.environ.get("LAMIN_DEBUG"):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

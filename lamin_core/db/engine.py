@@ -1,0 +1,175 @@
+"""Engines and sessions: the only place that knows SQLite from PostgreSQL.
+
+Transactions are short and explicit. `write()` opens one for a unit of work and commits it; `read()`
+runs queries without holding a snapshot. On SQLite, writes take the write lock up front
+(`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes cannot wait for a busy lock in WAL
+mode and fails at once, which is exactly what concurrent writers (a Snakemake run with `--cores 4`,
+several `lamin serve` clients) would hit. The busy timeout then makes writers queue instead of failing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session, scoped_session
+
+    from ..setup.settings import InstanceSettings
+
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+
+class _Local(threading.local):
+    write_depth = 0
+
+
+_local = _Local()
+_state: dict = {}  # settings, engine, sessions: reset by connect() and in forked children
+_lock = threading.Lock()
+
+
+def sqlite_url(path: str) -> str:
+    return f"sqlite:///{path}"
+
+
+def make_engine(db_url: str) -> "Engine":
+    from sqlalchemy import create_engine, event
+
+    if db_url.startswith("sqlite"):
+        engine = create_engine(db_url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode up to the last checkpoint
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+            # reads run in autocommit mode: no snapshot held between a user's statements
+            if _local.write_depth:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    url = db_url
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def configure(settings: "InstanceSettings | None") -> None:
+    """Point this process at an instance (or at none)."""
+    with _lock:
+        old = _state.get("engine")
+        if "sessions" in _state:
+            _state["sessions"].remove()
+        _state.clear()
+        from ..setup.user import forget
+
+        forget()
+        if old is not None:
+            old.dispose()
+        if settings is not None:
+            _state["settings"] = settings
+
+
+def settings() -> "InstanceSettings":
+    s = _state.get("settings")
+    if s is None:
+        from ..setup.settings import load_current
+
+        with _lock:
+            s = _state.get("settings") or load_current()
+            _state["settings"] = s
+    return s
+
+
+def engine() -> "Engine":
+    eng = _state.get("engine")
+    if eng is None:
+        s = settings()
+        with _lock:
+            eng = _state.get("engine")
+            if eng is None:
+                eng = make_engine(s.db_url)
+                from ..setup.user import on_engine_created
+
+                on_engine_created(eng, s.branch)
+                _state["engine"] = eng
+    return eng
+
+
+def _sessions() -> "scoped_session[Session]":
+    reg = _state.get("sessions")
+    if reg is None:
+        from sqlalchemy.orm import scoped_session, sessionmaker
+
+        eng = engine()
+        with _lock:
+            reg = _state.get("sessions")
+            if reg is None:
+                # objects stay usable after commit; nothing is flushed behind the user's back
+                factory = sessionmaker(eng, expire_on_commit=False, autoflush=False)
+                reg = scoped_session(factory)
+                _state["sessions"] = reg
+    return reg
+
+
+def session() -> "Session":
+    return _sessions()()
+
+
+@contextmanager
+def write() -> Iterator["Session"]:
+    """One unit of work: commit on success, roll back on error. Re-entrant within a thread."""
+    s = session()
+    if _local.write_depth:
+        _local.write_depth += 1
+        try:
+            yield s
+        finally:
+            _local.write_depth -= 1
+        return
+    if s.in_transaction():
+        s.commit()  # end a read transaction left open by a lazy load
+    _local.write_depth = 1
+    try:
+        with s.begin():
+            yield s
+    finally:
+        _local.write_depth = 0
+
+
+@contextmanager
+def read() -> Iterator["Session"]:
+    s = session()
+    try:
+        yield s
+    finally:
+        if not _local.write_depth and s.in_transaction():
+            s.commit()
+
+
+def in_write() -> bool:
+    return _local.write_depth > 0
+
+
+def _reset_after_fork() -> None:
+    # a forked child must not share its parent's pooled connections
+    eng = _state.get("engine")
+    if eng is not None:
+        eng.dispose(close=False)
+    _state.pop("sessions", None)
+    _state.pop("engine", None)
+    _local.write_depth = 0
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)

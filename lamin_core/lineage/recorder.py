@@ -1,0 +1,133 @@
+"""`record(event)`: the one path by which engine events become Transforms, Runs and Artifacts.
+
+One event is one write transaction. Deliveries are idempotent: each accepted event leaves a row in
+`lineage_events` keyed by its identity (run id, event type, event time), and an event whose identity is
+already there changes nothing. Concurrent writers of the same run or dataset meet at unique
+constraints; the loser of such a race retries the whole event and then finds the winner's rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timezone
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from ..db import engine as db
+from ..db.upsert import insert_ignore
+from ..tracking.redact import redact
+from .datasets import ResolvedDataset, resolve, upsert_artifact
+from .events import EVENT_TYPES, LineageEvent
+from .runs import apply_event, get_or_create_run
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ..models import Artifact, Run, Transform
+
+logger = logging.getLogger("lamin_core")
+MAX_ATTEMPTS = 8
+
+
+@dataclass
+class Recorded:
+    transform: "Transform"
+    run: "Run"
+    inputs: list["Artifact"] = field(default_factory=list)
+    outputs: list["Artifact"] = field(default_factory=list)
+    is_new: bool = True
+
+
+def validate(event: LineageEvent) -> None:
+    if event.event_type not in EVENT_TYPES:
+        raise ValueError(f"eventType must be one of {', '.join(EVENT_TYPES)}, not {event.event_type!r}")
+    if not event.run.run_id:
+        raise ValueError("run.runId is empty")
+    if not event.job.name:
+        raise ValueError("job.name is empty")
+    if event.event_time.tzinfo is None:
+        raise ValueError("eventTime must carry a timezone")
+
+
+def event_identity(event: LineageEvent) -> str:
+    reference_type, run_id, event_type, _ = event.identity
+    instant = event.event_time.astimezone(timezone.utc).isoformat()  # the same instant, however it was written
+    return hashlib.sha256("\x1f".join((reference_type, run_id, event_type, instant)).encode()).hexdigest()
+
+
+def record(event: LineageEvent) -> Recorded:
+    """Record one event. Safe to call again with the same event, in any order, from many processes."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    validate(event)
+    # read and hash files before taking the write lock
+    inputs = [resolve(d) for d in event.inputs]
+    outputs = [resolve(d) for d in event.outputs]
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            with db.write() as s:
+                return _record(s, event, inputs, outputs)
+        except IntegrityError:
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+        except OperationalError as e:  # PostgreSQL deadlocks and serialization failures are retryable
+            if "deadlock" not in str(e).lower() or attempt == MAX_ATTEMPTS - 1:
+                raise
+        time.sleep(0.005 * (attempt + 1))
+    raise RuntimeError("unreachable")
+
+
+def _record(s: "Session", event: LineageEvent, inputs: list[ResolvedDataset], outputs: list[ResolvedDataset]) -> Recorded:
+    from ..models import LineageEventRecord
+    from ..models.run import run_input_artifacts
+
+    identity = event_identity(event)
+    seen = s.execute(select(LineageEventRecord.run_id).where(LineageEventRecord.identity == identity)).scalar()
+    if seen is not None:
+        from ..models import Run
+
+        run = s.get(Run, seen)
+        assert run is not None
+        return Recorded(transform=run.transform, run=run, is_new=False)
+
+    info = event.run
+    run = get_or_create_run(s, info.reference_type, info.run_id, event.job)
+    if info.parent is not None:
+        parent_type = info.parent.reference_type or info.reference_type
+        parent = get_or_create_run(s, parent_type, info.parent.run_id, info.parent.job)
+        if parent.id != run.id:
+            run.initiated_by_run_id = parent.id
+    apply_event(run, event, redact(dict(info.params)) if info.params else None)
+    if info.error_message:
+        _attach_report(s, run, info.error_message)
+    s.flush()
+
+    in_artifacts = [upsert_artifact(s, rd, None) for rd in inputs]
+    out_artifacts = [upsert_artifact(s, rd, run.id) for rd in outputs]
+    links = [{"run_id": run.id, "artifact_id": a.id} for a in in_artifacts if a.run_id != run.id]
+    insert_ignore(s, run_input_artifacts, links)
+
+    s.add(
+        LineageEventRecord(
+            identity=identity,
+            run_id=run.id,
+            event_type=event.event_type,
+            event_time=event.event_time,
+            producer=event.producer[:500] or None,
+            attempt=info.attempt,
+            summary={"inputs": [a.uid for a in in_artifacts], "outputs": [a.uid for a in out_artifacts]},
+        )
+    )
+    s.flush()
+    return Recorded(transform=run.transform, run=run, inputs=in_artifacts, outputs=out_artifacts, is_new=True)
+
+
+def _attach_report(s: "Session", run: "Run", message: str) -> None:
+    """Keep a failed run's error message as its report: a text artifact (`run.report.load()`)."""
+    from ..artifacts.text import text_artifact
+
+    run.report = text_artifact(s, message, kind="report", suffix=".txt", description=f"report of run {run.uid}")

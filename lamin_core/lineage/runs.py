@@ -1,0 +1,114 @@
+"""Runs by their engine's id, and how events move a run's status, times and attempts.
+
+Events may arrive in any order. A run's status is that of its latest attempt, and within an attempt a
+final status (completed, errored, aborted) beats `started`: a late START never reopens a finished run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from .events import STATUS_OF_EVENT, Job, LineageEvent
+from .transforms import upsert_transform
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ..models import Run, Transform
+
+TERMINAL = ("completed", "errored", "aborted")
+UNKNOWN_JOB = "unknown"  # the placeholder job of a parent run known only by id, until its own events arrive
+
+
+def transform_for_job(s: "Session", job: Job) -> "Transform":
+    from ..models import Transform
+    from ..models.transform import TRANSFORM_KINDS
+
+    key = f"{job.namespace}/{job.name}" if job.namespace else job.name
+    transform = Transform(
+        key=key,
+        kind=job.kind if job.kind in TRANSFORM_KINDS else "pipeline",
+        version=job.version,
+        description=job.description,
+        source_code=job.source_code,
+        facets={"job": {"namespace": job.namespace, "name": job.name}, **dict(job.facets)} if job.facets or job.namespace else None,
+    )
+    stored = upsert_transform(s, transform)
+    if stored is not transform:
+        if job.description and not stored.description:
+            stored.description = job.description
+        if job.facets:
+            stored.facets = {**(stored.facets or {}), **dict(job.facets)}
+    return stored
+
+
+def get_or_create_run(s: "Session", reference_type: str, reference: str, job: Job | None) -> "Run":
+    from sqlalchemy.exc import IntegrityError
+
+    from ..models import Run
+
+    query = select(Run).where(Run.reference_type == reference_type, Run.reference == reference)
+    run = s.execute(query).scalar_one_or_none()
+    if run is not None:
+        if job is not None and _is_placeholder(run):
+            run.transform = transform_for_job(s, job)
+        return run
+    transform = transform_for_job(s, job or Job(namespace=UNKNOWN_JOB, name=reference_type))
+    run = Run(transform, reference=reference, reference_type=reference_type, started_at=None, status="scheduled")
+    try:
+        with s.begin_nested():
+            s.add(run)
+    except IntegrityError:  # another writer created it a moment ago
+        run = s.execute(query).scalar_one()
+    return run
+
+
+def _is_placeholder(run: "Run") -> bool:
+    return (run.transform.key or "").startswith(UNKNOWN_JOB + "/")
+
+
+def _order_of(attempt: int | None, status: str) -> list[int]:
+    return [attempt or 0, 2 if status in TERMINAL else 1]
+
+
+def apply_event(run: "Run", event: LineageEvent, params: dict[str, Any] | None) -> None:
+    """Move the run's status, times, parameters and attempts as this event says."""
+    info = event.run
+    time: datetime = event.event_time
+    facets = dict(run.facets or {})
+    status = STATUS_OF_EVENT[event.event_type]
+    if status is not None:
+        order = _order_of(info.attempt, status)
+        current = facets.get("status_order")
+        if current is None or order >= current:
+            run.status = status
+            facets["status_order"] = order
+        if info.attempt is not None:
+            attempts = [a for a in facets.get("attempts", []) if not (a["attempt"] == info.attempt and a["status"] == status)]
+            entry = {"attempt": info.attempt, "status": status, "time": time.isoformat()}
+            if info.error_message:
+                entry["error"] = info.error_message[:2000]
+            facets["attempts"] = sorted(attempts + [entry], key=lambda a: (a["attempt"], a["time"]))
+    if event.event_type in ("START", "RUNNING") or status is None:
+        if run.started_at is None or _aware(time) < _aware(run.started_at):
+            run.started_at = time
+    elif status in TERMINAL:
+        run.finished_at = time if run.finished_at is None or status == run.status else run.finished_at
+        if run.started_at is None:
+            run.started_at = time
+    if params:
+        run.params = {**(run.params or {}), **params}
+    if info.name and not run.name:
+        run.name = info.name
+    if info.facets:
+        facets.update({k: v for k, v in info.facets.items()})
+    run.facets = facets or None
+
+
+def _aware(t: datetime) -> datetime:
+    from datetime import timezone
+
+    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)

@@ -1,0 +1,87 @@
+"""Creating and upgrading an instance's database schema.
+
+A new database is created from the models in one step (`create_all`) and stamped with the newest
+Alembic revision, which is much faster than replaying migrations and gives the same schema (a test
+checks that). An existing database whose revision is older is upgraded with Alembic, imported only then.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+HEAD_REVISION = "0001"  # keep equal to the newest file in migrations/versions (a test checks)
+
+
+def stored_revision(conn: "Connection") -> str | None:
+    from sqlalchemy import inspect, text
+
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def create_schema(engine: "Engine") -> bool:
+    """Create the schema if the database is empty; upgrade it if it is older. True if it was created."""
+    from sqlalchemy import text
+
+    from ..models import Base
+
+    with engine.begin() as conn:
+        revision = stored_revision(conn)
+        if revision == HEAD_REVISION:
+            return False
+        if revision is not None:
+            upgrade(engine)
+            return False
+        Base.metadata.create_all(conn)
+        _seed(conn)
+        conn.execute(text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": HEAD_REVISION})
+    if engine.dialect.name == "postgresql":
+        _postgres_extensions(engine)
+    return True
+
+
+def _seed(conn: "Connection") -> None:
+    from sqlalchemy import insert, text
+
+    from ..ids import base62
+    from ..models import Branch
+
+    conn.execute(
+        insert(Branch),
+        [
+            {"id": i, "name": n, "uid": base62(12), "description": d, "branch_id": 1, "created_by_id": None}
+            for i, n, d in ((1, "main", "live records"), (-1, "trash", "deleted records, restorable"), (0, "archive", "archived records"))
+        ],
+    )
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT setval(pg_get_serial_sequence('branches', 'id'), 1)"))
+
+
+def _postgres_extensions(engine: "Engine") -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    # pg_trgm backs typo-tolerant search; a non-superuser may lack the right to create it
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+    except DBAPIError:
+        pass
+
+
+def upgrade(engine: "Engine", revision: str = "head") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)

@@ -1,0 +1,1 @@
+"""Tracking: which run is active (`context`), `ln.track()`/`ln.finish()`, `@ln.flow`/`@ln.step`."""
