@@ -73,7 +73,7 @@ class Record(Base):
 
     @declared_attr
     def created_by_id(cls) -> Mapped[int | None]:
-        return mapped_column(ForeignKey("users.id"), nullable=True, default=_current_user_id)
+        return mapped_column(ForeignKey("users.id", use_alter=True), nullable=True, default=_current_user_id)
 
     @declared_attr
     def branch_id(cls) -> Mapped[int]:

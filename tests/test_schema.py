@@ -1,0 +1,56 @@
+"""The schema that `lamin init` creates equals the one Alembic's migrations build, on both backends."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect
+
+from lamin_core.setup import schema
+from lamin_core.testing import BACKENDS, _pg_execute, _pg_schema_url
+
+
+def _describe(engine):
+    insp = inspect(engine)
+    tables = {}
+    for t in sorted(insp.get_table_names()):
+        cols = {c["name"]: (str(c["type"]).split(" COLLATE")[0], c["nullable"]) for c in insp.get_columns(t)}
+        idx = sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in insp.get_indexes(t))
+        uq = sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(t))
+        fks = sorted((tuple(f["constrained_columns"]), f["referred_table"]) for f in insp.get_foreign_keys(t))
+        tables[t] = (cols, idx, uq, fks)
+    return tables
+
+
+def _engines(backend, tmp_path):
+    if backend == "sqlite":
+        return create_engine(f"sqlite:///{tmp_path/'a.db'}"), create_engine(f"sqlite:///{tmp_path/'b.db'}"), []
+    import uuid
+
+    names = [f"lamin_mig_{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    for n in names:
+        _pg_execute(f'CREATE SCHEMA "{n}"')
+    url = lambda n: _pg_schema_url(n).replace("postgresql://", "postgresql+psycopg://")  # noqa: E731
+    return create_engine(url(names[0])), create_engine(url(names[1])), names
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migrations_build_the_same_schema_as_init(backend, tmp_path):
+    created, migrated, pg_schemas = _engines(backend, tmp_path)
+    try:
+        assert schema.create_schema(created) is True
+        schema.upgrade(migrated)
+        assert _describe(created) == _describe(migrated)
+        with migrated.connect() as conn:
+            assert schema.stored_revision(conn) == schema.HEAD_REVISION
+        # an instance at the newest revision is left alone
+        assert schema.create_schema(created) is False
+    finally:
+        created.dispose()
+        migrated.dispose()
+        for n in pg_schemas:
+            _pg_execute(f'DROP SCHEMA IF EXISTS "{n}" CASCADE')
+
+
+def test_head_revision_is_the_newest_migration():
+    versions = sorted(p.name for p in (Path(schema.__file__).parent / "migrations" / "versions").glob("*.py"))
+    assert versions[-1].startswith(schema.HEAD_REVISION + "_")
