@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 from .. import ids
 
@@ -78,6 +78,16 @@ class Record(Base):
     @declared_attr
     def branch_id(cls) -> Mapped[int]:
         return mapped_column(ForeignKey("branches.id"), default=_current_branch_id, index=True)
+
+    @declared_attr
+    def created_by(cls) -> Mapped[Any]:
+        remote = {"remote_side": "User.id"} if cls.__name__ == "User" else {}
+        return relationship("User", foreign_keys=lambda: [cls.created_by_id], viewonly=True, **remote)
+
+    @declared_attr
+    def branch(cls) -> Mapped[Any]:
+        remote = {"remote_side": "Branch.id"} if cls.__name__ == "Branch" else {}
+        return relationship("Branch", foreign_keys=lambda: [cls.branch_id], viewonly=True, **remote)
 
     # ---- the Django-like class API; the query module does the work ----
 

@@ -226,30 +226,32 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_run_input_artifacts_artifact_id'), ['artifact_id'], unique=False)
 
     # foreign keys that close cycles (users <-> branches, runs <-> artifacts) are added once every table exists
-    with op.batch_alter_table('branches', schema=None) as batch_op:
-        batch_op.create_foreign_key(batch_op.f('fk_branches_created_by_id_users'), 'users', ['created_by_id'], ['id'])
-    with op.batch_alter_table('storages', schema=None) as batch_op:
-        batch_op.create_foreign_key(batch_op.f('fk_storages_created_by_id_users'), 'users', ['created_by_id'], ['id'])
-    with op.batch_alter_table('storages', schema=None) as batch_op:
-        batch_op.create_foreign_key(batch_op.f('fk_storages_run_id_runs'), 'runs', ['run_id'], ['id'])
-    with op.batch_alter_table('transforms', schema=None) as batch_op:
-        batch_op.create_foreign_key(batch_op.f('fk_transforms_created_by_id_users'), 'users', ['created_by_id'], ['id'])
-    with op.batch_alter_table('transforms', schema=None) as batch_op:
-        batch_op.create_foreign_key(batch_op.f('fk_transforms_run_id_runs'), 'runs', ['run_id'], ['id'])
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.create_foreign_key(batch_op.f('fk_users_created_by_id_users'), 'users', ['created_by_id'], ['id'])
-    with op.batch_alter_table('runs', schema=None) as batch_op:
-        batch_op.create_foreign_key(batch_op.f('fk_runs_created_by_id_users'), 'users', ['created_by_id'], ['id'])
-    with op.batch_alter_table('runs', schema=None) as batch_op:
-        batch_op.create_foreign_key(batch_op.f('fk_runs_environment_id_artifacts'), 'artifacts', ['environment_id'], ['id'])
-    with op.batch_alter_table('runs', schema=None) as batch_op:
-        batch_op.create_foreign_key(batch_op.f('fk_runs_plan_id_artifacts'), 'artifacts', ['plan_id'], ['id'])
-    with op.batch_alter_table('runs', schema=None) as batch_op:
-        batch_op.create_foreign_key(batch_op.f('fk_runs_report_id_artifacts'), 'artifacts', ['report_id'], ['id'])
-    with op.batch_alter_table('artifacts', schema=None) as batch_op:
-        batch_op.create_foreign_key(batch_op.f('fk_artifacts_created_by_id_users'), 'users', ['created_by_id'], ['id'])
-    with op.batch_alter_table('collections', schema=None) as batch_op:
-        batch_op.create_foreign_key(batch_op.f('fk_collections_created_by_id_users'), 'users', ['created_by_id'], ['id'])
+    # (SQLite cannot ALTER them in; create_all leaves them out there too, so both paths agree)
+    if op.get_bind().dialect.name != "sqlite":
+        with op.batch_alter_table('branches', schema=None) as batch_op:
+            batch_op.create_foreign_key(batch_op.f('fk_branches_created_by_id_users'), 'users', ['created_by_id'], ['id'])
+        with op.batch_alter_table('storages', schema=None) as batch_op:
+            batch_op.create_foreign_key(batch_op.f('fk_storages_created_by_id_users'), 'users', ['created_by_id'], ['id'])
+        with op.batch_alter_table('storages', schema=None) as batch_op:
+            batch_op.create_foreign_key(batch_op.f('fk_storages_run_id_runs'), 'runs', ['run_id'], ['id'])
+        with op.batch_alter_table('transforms', schema=None) as batch_op:
+            batch_op.create_foreign_key(batch_op.f('fk_transforms_created_by_id_users'), 'users', ['created_by_id'], ['id'])
+        with op.batch_alter_table('transforms', schema=None) as batch_op:
+            batch_op.create_foreign_key(batch_op.f('fk_transforms_run_id_runs'), 'runs', ['run_id'], ['id'])
+        with op.batch_alter_table('users', schema=None) as batch_op:
+            batch_op.create_foreign_key(batch_op.f('fk_users_created_by_id_users'), 'users', ['created_by_id'], ['id'])
+        with op.batch_alter_table('runs', schema=None) as batch_op:
+            batch_op.create_foreign_key(batch_op.f('fk_runs_created_by_id_users'), 'users', ['created_by_id'], ['id'])
+        with op.batch_alter_table('runs', schema=None) as batch_op:
+            batch_op.create_foreign_key(batch_op.f('fk_runs_environment_id_artifacts'), 'artifacts', ['environment_id'], ['id'])
+        with op.batch_alter_table('runs', schema=None) as batch_op:
+            batch_op.create_foreign_key(batch_op.f('fk_runs_plan_id_artifacts'), 'artifacts', ['plan_id'], ['id'])
+        with op.batch_alter_table('runs', schema=None) as batch_op:
+            batch_op.create_foreign_key(batch_op.f('fk_runs_report_id_artifacts'), 'artifacts', ['report_id'], ['id'])
+        with op.batch_alter_table('artifacts', schema=None) as batch_op:
+            batch_op.create_foreign_key(batch_op.f('fk_artifacts_created_by_id_users'), 'users', ['created_by_id'], ['id'])
+        with op.batch_alter_table('collections', schema=None) as batch_op:
+            batch_op.create_foreign_key(batch_op.f('fk_collections_created_by_id_users'), 'users', ['created_by_id'], ['id'])
     # ### end Alembic commands ###
 
 

@@ -1,0 +1,5 @@
+"""Example data the tutorial uses: `ln.examples.datasets.mini_immuno`."""
+
+from . import datasets
+
+__all__ = ["datasets"]
