@@ -357,8 +357,10 @@ def _resources(resources: Any) -> dict[str, Any]:
 
 
 def _run_name(rule: str, jobid: int, wildcards: dict[str, Any]) -> str:
+    """`count[sample=a] #4`: readable in listings; cut to the 150 characters a run name holds."""
     wc = ",".join(f"{k}={v}" for k, v in wildcards.items())
-    return f"{rule}[{wc}] #{jobid}" if wc else f"{rule} #{jobid}"
+    name = f"{rule}[{wc}] #{jobid}" if wc else f"{rule} #{jobid}"
+    return name if len(name) <= 150 else name[:140] + f"… #{jobid}"
 
 
 def _is_uuid(text: str) -> bool:
