@@ -1,0 +1,108 @@
+"""Overhead of lamin_prefect on a 50-task Prefect flow: the same flow with and without the adapter.
+
+    .venv/bin/python benchmarks/prefect_overhead.py [--tasks 50] [--repeat 5] [--mode sequential|submit] [--db URL]
+
+Each task writes a small file (new content every run, so every run registers new artifact versions: the
+adapter's worst case) and returns its path; a last task reads them all. Runs alternate plain / lamin
+after one warm-up each (Prefect's server start-up is excluded). Prints medians and the overhead.
+Everything lives in temporary folders (PREFECT_HOME, LAMIN_HOME, storage); nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--mode", choices=["sequential", "submit"], default="sequential")
+    parser.add_argument("--db", default=None, help="postgresql://... to record into PostgreSQL (default SQLite)")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="lamin-prefect-bench-"))
+    os.environ.update(
+        {
+            "PREFECT_HOME": str(tmp / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "240",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "LAMIN_HOME": str(tmp / "lamin"),
+        }
+    )
+    try:
+        return _run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, tmp: Path) -> int:
+    import prefect
+
+    import lamin_core as ln
+    import lamin_prefect
+
+    ln.setup.init(storage=str(tmp / "storage"), db=args.db, name=f"bench-{os.getpid()}")
+    data = tmp / "data"
+    data.mkdir()
+
+    def write(folder: str, i: int, run: int) -> str:
+        Path(folder).mkdir(exist_ok=True)
+        path = Path(folder) / f"part-{i}.txt"
+        path.write_text(f"run {run} part {i}\n" * 20)
+        return str(path)
+
+    def gather(paths: list[str]) -> int:
+        return sum(len(Path(p).read_text()) for p in paths)
+
+    def make(task_deco, flow_deco, name: str):  # the same functions, decorated by Prefect or by lamin_prefect
+        write_task = task_deco(name="write")(write)
+        gather_task = task_deco(name="gather")(gather)
+
+        def body(folder: str, run: int) -> int:
+            if args.mode == "submit":
+                futures = [write_task.submit(folder, i, run) for i in range(args.tasks - 1)]
+                paths = [f.result() for f in futures]
+            else:
+                paths = [write_task(folder, i, run) for i in range(args.tasks - 1)]
+            return gather_task(paths)
+
+        return flow_deco(name=name)(body)
+
+    plain = make(prefect.task, prefect.flow, "bench-plain")
+    lamin = make(lamin_prefect.task, lamin_prefect.flow, "bench-lamin")
+
+    times: dict[str, list[float]] = {"plain": [], "lamin": []}
+    run = 0
+    for label, fl in (("plain", plain), ("lamin", lamin)):  # warm-up: server start, imports, first writes
+        run += 1
+        fl(str(data / label), run)
+    for _ in range(args.repeat):
+        for label, fl in (("plain", plain), ("lamin", lamin)):
+            run += 1
+            t0 = time.perf_counter()
+            fl(str(data / label), run)
+            times[label].append(time.perf_counter() - t0)
+
+    n_runs = ln.Run.filter(reference_type="prefect_task_run").count()
+    plain_s, lamin_s = statistics.median(times["plain"]), statistics.median(times["lamin"])
+    overhead = (lamin_s - plain_s) / plain_s * 100
+    print(f"prefect {prefect.__version__}, {args.tasks} tasks, mode={args.mode}, db={'postgresql' if args.db else 'sqlite'}, "
+          f"repeat={args.repeat}")  # fmt: skip
+    print(f"plain prefect : median {plain_s:.3f} s  (runs: {', '.join(f'{t:.2f}' for t in times['plain'])})")
+    print(f"lamin_prefect : median {lamin_s:.3f} s  (runs: {', '.join(f'{t:.2f}' for t in times['lamin'])})")
+    print(f"overhead      : {overhead:+.1f} %  ({(lamin_s - plain_s) / args.tasks * 1000:+.1f} ms per task)")
+    print(f"recorded      : {n_runs} task runs, {ln.Artifact.filter().count()} artifacts")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
