@@ -72,9 +72,10 @@ def main(argv: list[str]) -> int:
         return 2
     code = result.exit_code
     if result.runs:
+        news = f"{result.new_events} new" if result.new_events else "all already recorded"
         print(
-            f"imported {result.runs} run(s), {result.tasks} task(s): {result.events} event(s) recorded "
-            f"({result.new_events} new), {result.artifacts} artifact(s)"
+            f"imported {result.runs} run(s), {result.tasks} task(s): {result.events} event(s), {news}; "
+            f"{result.artifacts} artifact(s) registered or linked"
         )
         for bundle in result.assembly.runs if result.assembly else []:
             status = bundle.status or "status unknown"
