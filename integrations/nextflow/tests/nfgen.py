@@ -51,6 +51,7 @@ class TaskSpec:
     publish: str | None = None  # sub-folder of the output dir, or None
     attempts: list[Attempt] = field(default_factory=lambda: [Attempt()])
     cached_from: str | None = None  # run name whose task this reuses (-resume)
+    unpublished: tuple[str, ...] = ()  # outputs left in the work dir only
 
     @property
     def name(self) -> str:
@@ -164,7 +165,7 @@ class Writer:
                                             "outputs": [{"name": n, "emit": n, "value": f"{workdir}/{n}"} for n in task.outputs]}
             if task.publish and task.attempts[-1].status in ("COMPLETED", "CACHED"):
                 h = self.hashes[(spec.run_name, task.name, len(task.attempts))]
-                for name in task.outputs:
+                for name in (n for n in task.outputs if n not in task.unpublished):
                     rel = f"{task.publish}/{name}"
                     target = f"{self.outdir}/{rel}"
                     checksum, size = self._write_file(target, f"{task.name} wrote {name}\n")
@@ -314,8 +315,9 @@ def demo_tasks(*, s1: list[Attempt] | None = None, s2: list[Attempt] | None = No
     if extra is not None:
         tasks.append(TaskSpec("SEQKIT_STATS", "S2", ["S2.fastq.gz"], ["S2.stats.tsv"], None, extra))
     if multiqc != []:
-        tasks.append(TaskSpec("MULTIQC", None, ["task:S1/S1_fastqc.zip", "task:S2/S2_fastqc.zip"], ["multiqc_report.html"],
-                              "multiqc", multiqc or [Attempt(seconds=58)]))
+        tasks.append(TaskSpec("MULTIQC", None, ["task:S1/S1_fastqc.zip", "task:S2/S2_fastqc.zip"],
+                              ["multiqc_report.html", "multiqc_data.json"], "multiqc", multiqc or [Attempt(seconds=58)],
+                              unpublished=("multiqc_data.json",)))
     return tasks
 
 
