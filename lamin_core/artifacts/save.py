@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lamin_core")
 MANAGED_PREFIX = ".lamindb"
+MAX_RETRIES = 8
 
 
 def managed_key(artifact: "Artifact") -> str:
@@ -106,17 +108,35 @@ def save_artifact(artifact: "Artifact", **_: Any) -> "Artifact":
 
 
 def save_many(artifacts: Iterable["Artifact"]) -> list["Artifact"]:
-    """Save many artifacts in one transaction; returns them in order, existing ones where content matched."""
+    """Save many artifacts in one transaction; returns them in order, existing ones where content matched.
+
+    If a concurrent writer wins a race (the same content, or a new version of the same key, committed a
+    moment earlier), the whole unit is retried and then finds the winner's rows.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    from ..db.upsert import is_unique_violation
     from ..tracking.context import current_run_id
 
     pending = list(artifacts)
-    written: list[str] = []  # managed files copied in by this call, removed again if the commit fails
-    try:
-        with db.write() as s:
-            results = [_save_one(s, a, written, current_run_id()) for a in pending]
-    except BaseException:
-        _remove_quietly(written)
-        raise
+    fresh_uids = [a.uid for a in pending]
+    retries = 0 if db.in_write() else MAX_RETRIES  # inside a caller's transaction, the caller decides
+    for attempt in range(retries + 1):
+        written: list[str] = []  # managed files copied in by this attempt, removed again if it fails
+        try:
+            with db.write() as s:
+                results = [_save_one(s, a, written, current_run_id()) for a in pending]
+            break
+        except IntegrityError as e:
+            _remove_quietly(written)
+            if attempt == retries or not is_unique_violation(e):
+                raise
+            for a, uid in zip(pending, fresh_uids):
+                a.uid = uid
+            time.sleep(0.002 * (attempt + 1))
+        except BaseException:
+            _remove_quietly(written)
+            raise
     for a in pending:
         _drop_owned_source(a)
     return results

@@ -19,3 +19,11 @@ def insert_ignore(s: "Session", table: "Table", rows: list[dict[str, Any]] | dic
         from sqlalchemy.dialects.sqlite import insert
     result = s.execute(insert(table).on_conflict_do_nothing(), rows if isinstance(rows, list) else [rows])
     return max(result.rowcount or 0, 0)
+
+
+def is_unique_violation(error: BaseException) -> bool:
+    """True when a concurrent writer won a race to a unique row: retrying the unit of work will find it."""
+    orig = getattr(error, "orig", error)
+    if type(orig).__name__ == "UniqueViolation":  # psycopg
+        return True
+    return "UNIQUE constraint failed" in str(orig)  # sqlite3
