@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["lamin_core.testing"]
 
 sys.path.insert(0, str(Path(__file__).parent))  # nfgen: the fixture writer
 
@@ -22,3 +25,9 @@ def run_dir(tmp_path):
         return materialize(name, tmp_path / name)
 
     return make
+
+
+def lamin(instance, *args: str) -> subprocess.CompletedProcess:
+    """Run the real `lamin` command (the venv's) against the test instance."""
+    exe = Path(sys.executable).with_name("lamin")
+    return subprocess.run([str(exe), *args], env=instance.env, capture_output=True, text=True, timeout=300)
