@@ -1,0 +1,296 @@
+"""`ln.track()` and `ln.finish()`: a script's or notebook's execution as a Run of its Transform.
+
+`track()` finds the running file, makes or reuses its Transform (the source's hash decides the version:
+the same code is the same Transform, changed code a new version of the key), and writes a new Run in one
+transaction with its parameters, host, Python, command line and environment. The run becomes the
+process's current run: artifacts saved afterwards (in any thread) are its outputs, artifacts loaded are
+its inputs, and `@ln.flow` calls nest under it.
+
+A tracked run never stays `started` forever once the process is gone:
+- an uncaught exception (sys.excepthook) leaves it `errored`, with the traceback as its report
+  (`aborted` for Ctrl-C);
+- an exit without `ln.finish()` (atexit) leaves it `aborted`;
+- SIGTERM and SIGHUP become a `SystemExit` (only when nobody else handles them), so the above applies.
+A SIGKILL or `os._exit()` cannot be seen by any process: such a run stays `started`.
+
+The run is written directly, not through `record()`: it belongs to this process alone (no redelivery,
+no reordering, no other writer), and one transaction with everything in it is the fastest way. Its
+reference is its own uid, so that `record()` events (flows, adapters) can name it as their parent.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import ids
+from . import context
+
+if TYPE_CHECKING:
+    from ..models import Artifact, Run, Transform
+    from .source import Source
+
+logger = logging.getLogger("lamin_core")
+CLOSE_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+@dataclass
+class _Tracked:
+    run: "Run"
+    source: "Source | None"
+    pid: int
+    started: float
+    done: bool = False
+
+
+_state: dict[str, Any] = {"tracked": None, "hooks": False}
+_close_lock = threading.Lock()
+
+
+def track(
+    transform: "Transform | str | None" = None,
+    *,
+    params: dict[str, Any] | None = None,
+    plan: str | os.PathLike[str] | None = None,
+    path: str | os.PathLike[str] | None = None,
+) -> "Run":
+    """Track the running script or notebook (or `transform`) as a new Run; returns it.
+
+    - `transform`: a Transform (saved or not), or the uid or key of a saved one, instead of the file;
+    - `params`: the run's parameters (JSON values; secret-looking names are redacted);
+    - `plan`: a plan file (Markdown) saved as an artifact (`kind="plan"`) and linked as `run.plan`;
+    - `path`: the script or notebook, where it can't be detected (an interactive console).
+    """
+    from ..artifacts.text import text_artifact
+    from ..db import engine as db
+    from ..lineage.transforms import upsert_transform
+    from ..models import Run
+    from .environment import environment_text, host, run_facets
+    from .params import clean_params
+    from .source import running_path, source_of
+
+    previous = _state["tracked"]
+    if previous is not None and not previous.done and previous.pid == os.getpid():
+        _close(previous, "aborted", reason="superseded by a new ln.track() in the same process")
+    source = None
+    if transform is None:
+        file = Path(path) if path is not None else running_path()
+        if file is None:
+            raise ValueError(
+                "ln.track() could not find the running script or notebook (an interactive console?): "
+                "pass ln.track(path='analysis.py') or ln.track(transform=ln.Transform(key=...))"
+            )
+        source = source_of(file)
+    elif not isinstance(transform, str) and not hasattr(transform, "runs"):
+        raise TypeError(f"transform must be a Transform, or the uid or key of one, not {type(transform).__name__}")
+    env_text = environment_text()  # disk and metadata reads happen before the write lock
+    plan_artifact = _plan_artifact(plan) if plan is not None else None
+    facets = run_facets(sys.argv)
+    clean = clean_params(params)
+    now = datetime.now(timezone.utc)
+    with db.write() as s:
+        if source is not None:
+            from ..models import Transform
+
+            t = upsert_transform(s, Transform(key=source.key, kind=source.kind, source_code=source.source_code))
+        else:
+            t = _resolve_transform(s, transform)  # type: ignore[arg-type]
+        environment = text_artifact(s, env_text, kind="environment", suffix=".txt", description="installed packages")
+        if plan_artifact is not None:
+            from ..artifacts.save import save_many
+
+            plan_artifact = save_many([plan_artifact])[0]  # joins this transaction
+        uid = ids.base62(20)
+        run = Run(
+            t, params=clean, uid=uid, host=host(), started_at=now, status="started", facets=facets,
+            reference=uid, reference_type=context.OWN_REFERENCE_TYPE,
+        )
+        run.environment_id = environment.id
+        run.plan_id = plan_artifact.id if plan_artifact is not None else None
+        s.add(run)
+        s.flush()
+    _state["tracked"] = _Tracked(run=run, source=source, pid=os.getpid(), started=time.monotonic())
+    context.set_process_run(run)
+    _install_hooks()
+    logger.info("→ tracking %s %r (Transform %s), started Run %s", t.kind, t.key, t.uid, run.uid)
+    return run
+
+
+def finish() -> "Run":
+    """Close the run of `ln.track()` as completed; for notebooks save the notebook as the run's report."""
+    tracked: _Tracked | None = _state["tracked"]
+    if tracked is None or tracked.done:
+        raise ValueError("ln.finish() closes the run that ln.track() started: call ln.track() first")
+    report = None
+    changed = False
+    source = tracked.source
+    if source is not None and source.path.is_file():
+        from .source import read_source
+
+        try:
+            now_source = read_source(source.path)
+        except (OSError, ValueError):
+            now_source = source.source_code
+        changed = now_source != source.source_code
+        if changed:
+            logger.warning("%s changed while it ran: Transform %s keeps the source it started with", source.key, tracked.run.transform.uid)
+        if source.kind == "notebook" and source.path.suffix.lower() == ".ipynb":
+            report = source.path.read_text(encoding="utf-8", errors="replace")  # with its outputs
+    run = _close(tracked, "completed", report=report, report_suffix=".ipynb", source_changed=changed)
+    logger.info("→ finished Run %s after %.2fs", run.uid, time.monotonic() - tracked.started)
+    return run
+
+
+def tracked_run() -> "Run | None":
+    """The run of `ln.track()` that is still open in this process, if any."""
+    tracked: _Tracked | None = _state["tracked"]
+    return tracked.run if tracked is not None and not tracked.done else None
+
+
+def _close(
+    tracked: _Tracked,
+    status: str,
+    *,
+    report: str | None = None,
+    report_suffix: str = ".txt",
+    reason: str | None = None,
+    source_changed: bool = False,
+) -> "Run":
+    """Give the run its final status and finished_at: once, from whichever hook comes first."""
+    from sqlalchemy import update
+
+    from ..artifacts.text import text_artifact
+    from ..db import engine as db
+    from ..models import Run
+
+    with _close_lock:
+        if tracked.done:
+            return tracked.run
+        tracked.done = True
+    run = tracked.run
+    values: dict[str, Any] = {"status": status, "finished_at": datetime.now(timezone.utc)}
+    facets = dict(run.facets or {})
+    if reason:
+        facets["reason"] = reason
+    if source_changed:
+        facets["source_changed"] = True
+    values["facets"] = facets or None
+    with db.write() as s:
+        if report is not None:
+            artifact = text_artifact(s, report, kind="report", suffix=report_suffix, description=f"report of run {run.uid}")
+            values["report_id"] = artifact.id
+        # an UPDATE by id: after an exception the session may have expired or dropped the Run object
+        s.execute(update(Run).where(Run.id == run.id).values(**values))
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    for name, value in values.items():
+        set_committed_value(run, name, value)
+    if context.process_run() is run:
+        context.set_process_run(None)
+    return run
+
+
+def _resolve_transform(s: Any, transform: "Transform | str") -> "Transform":
+    from sqlalchemy import select
+
+    from ..lineage.transforms import upsert_transform
+    from ..models import Transform
+
+    if isinstance(transform, str):
+        found = s.execute(select(Transform).where(Transform.uid == transform)).scalar()
+        if found is None and len(transform) == 12:
+            found = s.execute(select(Transform).where(Transform.uid.startswith(transform), Transform.is_latest)).scalar()
+        if found is None:
+            found = s.execute(select(Transform).where(Transform.key == transform, Transform.is_latest)).scalar()
+        if found is None:
+            raise ValueError(f"no transform with uid or key {transform!r}: save it first, e.g. ln.Transform(key={transform!r}).save()")
+        return found
+    if transform.id is None:
+        return upsert_transform(s, transform)
+    return transform
+
+
+def _plan_artifact(plan: str | os.PathLike[str]) -> "Artifact":
+    from ..models import Artifact
+    from .source import project_root
+
+    p = Path(plan).expanduser().resolve()
+    if not p.is_file():
+        raise FileNotFoundError(f"no plan file at {p}")
+    root = project_root(p)
+    key = p.relative_to(root).as_posix() if root is not None else f".plans/{p.name}"
+    return Artifact(p, key=key, kind="plan", description="plan")
+
+
+# ---- closing runs the process doesn't close itself ----
+
+
+def _install_hooks() -> None:
+    if _state["hooks"]:
+        return
+    _state["hooks"] = True
+    atexit.register(_on_exit)
+    previous_hook = sys.excepthook
+
+    def excepthook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+        try:
+            _on_exception(exc_type, exc, tb)
+        finally:
+            previous_hook(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
+    install_signal_handlers()
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM/SIGHUP -> SystemExit, so that `finally`, atexit and the hooks above run (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for name in CLOSE_SIGNALS:
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        try:
+            if signal.getsignal(signum) is signal.SIG_DFL:  # never take over someone else's handler
+                signal.signal(signum, _exit_on_signal)
+        except (ValueError, OSError):
+            pass
+
+
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    signal.signal(signum, signal.SIG_DFL)  # a second signal kills at once
+    _state["signal"] = signal.Signals(signum).name
+    raise SystemExit(128 + signum)
+
+
+def _on_exception(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+    tracked: _Tracked | None = _state["tracked"]
+    if tracked is None or tracked.done or tracked.pid != os.getpid():
+        return  # a forked child must not close its parent's run
+    status = "aborted" if issubclass(exc_type, KeyboardInterrupt) else "errored"
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    try:
+        _close(tracked, status, report=text, reason=f"{exc_type.__name__}: {exc}"[:500])
+    except Exception as e:  # the database may be what failed: say so, don't hide the original error
+        print(f"lamin: could not mark run {tracked.run.uid} {status}: {e}", file=sys.stderr)
+
+
+def _on_exit() -> None:
+    tracked: _Tracked | None = _state["tracked"]
+    if tracked is None or tracked.done or tracked.pid != os.getpid():
+        return
+    try:
+        by = _state.get("signal")
+        _close(tracked, "aborted", reason=f"terminated by {by}" if by else "the process exited without ln.finish()")
+    except Exception as e:
+        print(f"lamin: could not mark run {tracked.run.uid} aborted: {e}", file=sys.stderr)
