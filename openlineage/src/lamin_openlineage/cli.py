@@ -102,14 +102,14 @@ def _bind(host: str, port: int) -> socket.socket:
 def _instance_problem() -> str | None:
     """Why the server could not record anything (no instance connected), or None."""
     try:
-        from lamin_core.setup import current_instance  # type: ignore[attr-defined]
-    except ImportError:
-        return None  # an older core without the helper: record() will say what is wrong per request
-    try:
-        if current_instance() is None:
-            return "no instance is connected: run `lamin init --storage DIR` or `lamin connect NAME` first"
-    except Exception as e:  # settings that cannot be read are a user-facing problem, not a traceback
-        return f"cannot read the connected instance: {e}"
+        from lamin_core.setup.settings import load_current
+
+        load_current()
+    except Exception as e:  # NoInstanceError, unreadable settings: a user-facing message, not a traceback
+        detail = str(e)
+        if type(e).__name__ == "NoInstanceError":
+            return f"no instance is connected ({detail}): run `lamin init --storage DIR` or `lamin connect NAME` first"
+        return f"cannot read the connected instance: {detail or type(e).__name__}"
     return None
 
 

@@ -80,13 +80,18 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def default_db_concurrency() -> int:
-    """Threads that may write at once: SQLite takes one writer at a time, PostgreSQL profits from a few."""
-    try:
-        from lamin_core.lineage.recorder import db_concurrency  # the core may know best
+    """Threads that record at once.
 
-        return int(db_concurrency())
-    except (ImportError, AttributeError):
-        return 8
+    SQLite takes one writer at a time and makes the others sleep-poll for the lock, so one thread (with
+    the event loop queueing the rest) is fastest and fair; PostgreSQL writes in parallel, bounded below the
+    core's connection pool (5 + 10 overflow).
+    """
+    try:
+        from lamin_core.db import engine as db
+
+        return 1 if db.settings().dialect == "sqlite" else 8
+    except Exception:  # no instance yet: record() will say so per request
+        return 4
 
 
 def create_app(
