@@ -77,7 +77,8 @@ class Record(Base):
 
     @declared_attr
     def branch_id(cls) -> Mapped[int]:
-        return mapped_column(ForeignKey("branches.id"), default=_current_branch_id, index=True)
+        # no index: nearly every row is on main, and SQLite would pick it over selective indexes
+        return mapped_column(ForeignKey("branches.id"), default=_current_branch_id)
 
     @declared_attr
     def created_by(cls) -> Mapped[Any]:

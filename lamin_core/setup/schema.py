@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from sqlalchemy import MetaData
     from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -38,13 +39,27 @@ def create_schema(engine: "Engine") -> bool:
         if revision is not None:
             upgrade(engine)
             return False
-        Base.metadata.create_all(conn)
+        _create_tables(conn, Base.metadata)
         _seed(conn)
         conn.execute(text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
         conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": HEAD_REVISION})
     if engine.dialect.name == "postgresql":
         _postgres_extensions(engine)
     return True
+
+
+def _create_tables(conn: "Connection", metadata: "MetaData") -> None:
+    if conn.dialect.name != "sqlite":
+        metadata.create_all(conn)
+        return
+    # SQLite can't ALTER a foreign key in later, and create_all drops cyclic ones at random (it depends on
+    # hash order); SQLite doesn't need referenced tables to exist yet, so every constraint goes inline.
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    for table in metadata.tables.values():
+        conn.execute(CreateTable(table, include_foreign_key_constraints=table.foreign_key_constraints))
+        for index in table.indexes:
+            conn.execute(CreateIndex(index))
 
 
 def _seed(conn: "Connection") -> None:

@@ -29,8 +29,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('name', name=op.f('uq_branches_name')),
     sa.UniqueConstraint('uid', name=op.f('uq_branches_uid'))
     )
-    with op.batch_alter_table('branches', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_branches_branch_id'), ['branch_id'], unique=False)
 
     op.create_table('storages',
     sa.Column('root', sa.String(length=1000).with_variant(sa.String(length=1000, collation='C'), 'postgresql'), nullable=False),
@@ -50,8 +48,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('root', name=op.f('uq_storages_root')),
     sa.UniqueConstraint('uid', name=op.f('uq_storages_uid'))
     )
-    with op.batch_alter_table('storages', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_storages_branch_id'), ['branch_id'], unique=False)
 
     op.create_table('transforms',
     sa.Column('key', sa.String(length=1024).with_variant(sa.String(length=1024, collation='C'), 'postgresql'), nullable=True),
@@ -76,7 +72,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('uid', name=op.f('uq_transforms_uid'))
     )
     with op.batch_alter_table('transforms', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_transforms_branch_id'), ['branch_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_transforms_hash'), ['hash'], unique=False)
         batch_op.create_index('uq_transforms_latest_key', ['key'], unique=True, sqlite_where=sa.text('is_latest = 1'), postgresql_where=sa.text('is_latest'))
 
@@ -93,8 +88,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('handle', name=op.f('uq_users_handle')),
     sa.UniqueConstraint('uid', name=op.f('uq_users_uid'))
     )
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_users_branch_id'), ['branch_id'], unique=False)
 
     op.create_table('runs',
     sa.Column('transform_id', sa.Integer(), nullable=False),
@@ -124,7 +117,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('uid', name=op.f('uq_runs_uid'))
     )
     with op.batch_alter_table('runs', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_runs_branch_id'), ['branch_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_runs_initiated_by_run_id'), ['initiated_by_run_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_runs_transform_id'), ['transform_id'], unique=False)
 
@@ -158,7 +150,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('uid', name=op.f('uq_artifacts_uid'))
     )
     with op.batch_alter_table('artifacts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_artifacts_branch_id'), ['branch_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_artifacts_key'), ['key'], unique=False)
         batch_op.create_index(batch_op.f('ix_artifacts_run_id'), ['run_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_artifacts_storage_id'), ['storage_id'], unique=False)
@@ -183,7 +174,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('uid', name=op.f('uq_collections_uid'))
     )
     with op.batch_alter_table('collections', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_collections_branch_id'), ['branch_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_collections_hash'), ['hash'], unique=False)
         batch_op.create_index(batch_op.f('ix_collections_key'), ['key'], unique=False)
 
@@ -226,32 +216,30 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_run_input_artifacts_artifact_id'), ['artifact_id'], unique=False)
 
     # foreign keys that close cycles (users <-> branches, runs <-> artifacts) are added once every table exists
-    # (SQLite cannot ALTER them in; create_all leaves them out there too, so both paths agree)
-    if op.get_bind().dialect.name != "sqlite":
-        with op.batch_alter_table('branches', schema=None) as batch_op:
-            batch_op.create_foreign_key(batch_op.f('fk_branches_created_by_id_users'), 'users', ['created_by_id'], ['id'])
-        with op.batch_alter_table('storages', schema=None) as batch_op:
-            batch_op.create_foreign_key(batch_op.f('fk_storages_created_by_id_users'), 'users', ['created_by_id'], ['id'])
-        with op.batch_alter_table('storages', schema=None) as batch_op:
-            batch_op.create_foreign_key(batch_op.f('fk_storages_run_id_runs'), 'runs', ['run_id'], ['id'])
-        with op.batch_alter_table('transforms', schema=None) as batch_op:
-            batch_op.create_foreign_key(batch_op.f('fk_transforms_created_by_id_users'), 'users', ['created_by_id'], ['id'])
-        with op.batch_alter_table('transforms', schema=None) as batch_op:
-            batch_op.create_foreign_key(batch_op.f('fk_transforms_run_id_runs'), 'runs', ['run_id'], ['id'])
-        with op.batch_alter_table('users', schema=None) as batch_op:
-            batch_op.create_foreign_key(batch_op.f('fk_users_created_by_id_users'), 'users', ['created_by_id'], ['id'])
-        with op.batch_alter_table('runs', schema=None) as batch_op:
-            batch_op.create_foreign_key(batch_op.f('fk_runs_created_by_id_users'), 'users', ['created_by_id'], ['id'])
-        with op.batch_alter_table('runs', schema=None) as batch_op:
-            batch_op.create_foreign_key(batch_op.f('fk_runs_environment_id_artifacts'), 'artifacts', ['environment_id'], ['id'])
-        with op.batch_alter_table('runs', schema=None) as batch_op:
-            batch_op.create_foreign_key(batch_op.f('fk_runs_plan_id_artifacts'), 'artifacts', ['plan_id'], ['id'])
-        with op.batch_alter_table('runs', schema=None) as batch_op:
-            batch_op.create_foreign_key(batch_op.f('fk_runs_report_id_artifacts'), 'artifacts', ['report_id'], ['id'])
-        with op.batch_alter_table('artifacts', schema=None) as batch_op:
-            batch_op.create_foreign_key(batch_op.f('fk_artifacts_created_by_id_users'), 'users', ['created_by_id'], ['id'])
-        with op.batch_alter_table('collections', schema=None) as batch_op:
-            batch_op.create_foreign_key(batch_op.f('fk_collections_created_by_id_users'), 'users', ['created_by_id'], ['id'])
+    with op.batch_alter_table('branches', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_branches_created_by_id_users'), 'users', ['created_by_id'], ['id'])
+    with op.batch_alter_table('storages', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_storages_created_by_id_users'), 'users', ['created_by_id'], ['id'])
+    with op.batch_alter_table('storages', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_storages_run_id_runs'), 'runs', ['run_id'], ['id'])
+    with op.batch_alter_table('transforms', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_transforms_created_by_id_users'), 'users', ['created_by_id'], ['id'])
+    with op.batch_alter_table('transforms', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_transforms_run_id_runs'), 'runs', ['run_id'], ['id'])
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_users_created_by_id_users'), 'users', ['created_by_id'], ['id'])
+    with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_runs_created_by_id_users'), 'users', ['created_by_id'], ['id'])
+    with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_runs_environment_id_artifacts'), 'artifacts', ['environment_id'], ['id'])
+    with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_runs_plan_id_artifacts'), 'artifacts', ['plan_id'], ['id'])
+    with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_runs_report_id_artifacts'), 'artifacts', ['report_id'], ['id'])
+    with op.batch_alter_table('artifacts', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_artifacts_created_by_id_users'), 'users', ['created_by_id'], ['id'])
+    with op.batch_alter_table('collections', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_collections_created_by_id_users'), 'users', ['created_by_id'], ['id'])
     # ### end Alembic commands ###
 
 
@@ -272,7 +260,6 @@ def downgrade() -> None:
     with op.batch_alter_table('collections', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_collections_key'))
         batch_op.drop_index(batch_op.f('ix_collections_hash'))
-        batch_op.drop_index(batch_op.f('ix_collections_branch_id'))
 
     op.drop_table('collections')
     with op.batch_alter_table('artifacts', schema=None) as batch_op:
@@ -280,31 +267,22 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_artifacts_storage_id'))
         batch_op.drop_index(batch_op.f('ix_artifacts_run_id'))
         batch_op.drop_index(batch_op.f('ix_artifacts_key'))
-        batch_op.drop_index(batch_op.f('ix_artifacts_branch_id'))
 
     op.drop_table('artifacts')
     with op.batch_alter_table('runs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_runs_transform_id'))
         batch_op.drop_index(batch_op.f('ix_runs_initiated_by_run_id'))
-        batch_op.drop_index(batch_op.f('ix_runs_branch_id'))
 
     op.drop_table('runs')
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_users_branch_id'))
 
     op.drop_table('users')
     with op.batch_alter_table('transforms', schema=None) as batch_op:
         batch_op.drop_index('uq_transforms_latest_key', sqlite_where=sa.text('is_latest = 1'), postgresql_where=sa.text('is_latest'))
         batch_op.drop_index(batch_op.f('ix_transforms_hash'))
-        batch_op.drop_index(batch_op.f('ix_transforms_branch_id'))
 
     op.drop_table('transforms')
-    with op.batch_alter_table('storages', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_storages_branch_id'))
 
     op.drop_table('storages')
-    with op.batch_alter_table('branches', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_branches_branch_id'))
 
     op.drop_table('branches')
     # ### end Alembic commands ###
