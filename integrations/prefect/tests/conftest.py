@@ -11,6 +11,8 @@ from typing import Iterator
 
 import pytest
 
+pytest_plugins = ["lamin_core.testing"]  # the `instance` fixture: a fresh instance per test, both backends
+
 _PREFECT_HOME = tempfile.mkdtemp(prefix="lamin-prefect-home-")
 os.environ.update(
     {

@@ -70,6 +70,8 @@ current_scope: ContextVar[RunScope | None] = ContextVar("lamin_prefect_scope", d
 _installed = False
 _install_lock = threading.Lock()
 _ignored_roots: list[str] = []
+# code objects of lamin_prefect's function wrappers (set by _runtime): where the user's code begins
+WRAPPER_CODES: frozenset[Any] = frozenset()
 
 
 def ignore_root(path: str) -> None:
@@ -83,9 +85,9 @@ def _opened_by_machinery(frame: FrameType | None) -> bool:
     """True when Prefect, lamin_core, the import system, ... sit between this `open` and the user's code."""
     depth = 0
     while frame is not None and depth < 200:
-        module = frame.f_globals.get("__name__", "")
-        if module == "lamin_prefect._runtime" and frame.f_code.co_name.startswith("_call_user"):
+        if frame.f_code in WRAPPER_CODES:
             return False  # reached our wrapper: everything below it is the user's function
+        module = frame.f_globals.get("__name__", "")
         if module.split(".", 1)[0] in _SKIP_MODULES:
             return True
         frame = frame.f_back

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 from contextvars import Token
 from typing import Any, Callable
 
@@ -270,36 +271,51 @@ def _collect_assets(scope: _capture.RunScope) -> None:
     scope.asset_outputs = outputs
 
 
+def _templates(kind: str, fn: Callable[..., Any]) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The wrapper bodies. They reach everything through closure variables and builtins only, so that
+    `wrap` can rebuild them with the user's module globals (see there)."""
+    enter, exit_ = _enter, _exit
+
+    async def _call_user_async(*args: Any, **kwargs: Any) -> Any:
+        state = enter(kind, fn, args, kwargs)
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            exit_(state, exc=exc)
+            raise
+        exit_(state, result=result)
+        return result
+
+    def _call_user_sync(*args: Any, **kwargs: Any) -> Any:
+        state = enter(kind, fn, args, kwargs)
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            exit_(state, exc=exc)
+            raise
+        exit_(state, result=result)
+        return result
+
+    return _call_user_async, _call_user_sync
+
+
+_ASYNC_TEMPLATE, _SYNC_TEMPLATE = _templates("task", lambda: None)
+WRAPPER_CODES = frozenset({_ASYNC_TEMPLATE.__code__, _SYNC_TEMPLATE.__code__})
+_capture.WRAPPER_CODES = WRAPPER_CODES
+
+
 def wrap(kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The wrapper installed as `.fn`: same signature, same sync/async nature, same source for Prefect."""
-    if inspect.iscoroutinefunction(fn):
+    """The wrapper installed as `.fn`: same signature, same sync/async nature, same source for Prefect.
 
-        @functools.wraps(fn)
-        async def _call_user_async(*args: Any, **kwargs: Any) -> Any:
-            state = _enter(kind, fn, args, kwargs)
-            try:
-                result = await fn(*args, **kwargs)
-            except BaseException as exc:
-                _exit(state, exc=exc)
-                raise
-            _exit(state, result=result)
-            return result
-
-        wrapper: Callable[..., Any] = _call_user_async
-    else:
-
-        @functools.wraps(fn)
-        def _call_user_sync(*args: Any, **kwargs: Any) -> Any:
-            state = _enter(kind, fn, args, kwargs)
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:
-                _exit(state, exc=exc)
-                raise
-            _exit(state, result=result)
-            return result
-
-        wrapper = _call_user_sync
+    Prefect (pydantic) resolves string annotations such as `x: ln.Artifact` in the globals of `.fn`: the
+    wrapper therefore gets the user's module globals, not this module's.
+    """
+    async_body, sync_body = _templates(kind, fn)
+    body = async_body if inspect.iscoroutinefunction(fn) else sync_body
+    globals_ = getattr(fn, "__globals__", None)
+    if globals_ is not None:
+        body = types.FunctionType(body.__code__, globals_, body.__name__, body.__defaults__, body.__closure__)
+    wrapper = functools.wraps(fn)(body)
     wrapper.__lamin_original__ = fn  # type: ignore[attr-defined]
     wrapper.__prefect_task_source__ = fn  # type: ignore[attr-defined]  # Prefect: task key from the original
     return wrapper

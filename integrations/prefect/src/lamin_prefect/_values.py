@@ -127,7 +127,9 @@ def uri_of(dataset: Dataset) -> str:
 
 
 def artifact_dataset(artifact: Any) -> Dataset | None:
-    """The dataset of a saved lamin_core Artifact: its storage path, with its uid so the core need not re-hash."""
+    """The dataset of a saved lamin_core Artifact: its storage path (the core finds it again by content)."""
+    if getattr(artifact, "id", None) is None:
+        return None  # not saved yet: saving it inside the task makes it an output through the core
     path = getattr(artifact, "path", None)
     if path is None:
         return None

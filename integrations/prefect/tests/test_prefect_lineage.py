@@ -1,0 +1,161 @@
+"""End to end: real Prefect flows recorded into a real instance (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+import lamin_core as ln
+import lamin_prefect
+from lamin_prefect import flow, task
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def lineage(instance, prefect_server):  # noqa: ANN001, ANN201
+    """A connected instance (both backends) and the session's Prefect server."""
+    return instance
+
+
+# ---- a small ETL: parquet through pandas, .map() in a thread pool, artifacts saved inside a task ---------
+
+
+@task
+def extract(folder: str, sample: str) -> str:
+    import pandas as pd
+
+    path = f"{folder}/{sample}.parquet"
+    pd.DataFrame({"gene": ["CD4", "CD8A", "MS4A1"], "count": [len(sample), 2, 3]}).to_parquet(path)
+    return path
+
+
+@task
+def combine(paths: list[str], folder: str) -> str:
+    import pandas as pd
+
+    df = pd.concat([pd.read_parquet(p) for p in paths])
+    out = f"{folder}/combined.csv"
+    df.to_csv(out, index=False)
+    return out
+
+
+@task
+def publish(csv_path: str, reference: ln.Artifact) -> ln.Artifact:
+    genes = Path(reference.cache()).read_text()  # reading an artifact inside the task: an input of the run
+    # not next to the csv: that folder is a registered location now, where a file's key is its path
+    report = Path(csv_path).parent.parent / "report.txt"
+    report.write_text(f"{len(Path(csv_path).read_text().splitlines()) - 1} rows; reference:\n{genes}")
+    return ln.Artifact(str(report), key="prefect-demo/report.txt").save()
+
+
+@flow(name="etl", version="1.0")
+def etl(folder: str, samples: list[str], reference: ln.Artifact, token: str = "s3cret") -> ln.Artifact:
+    paths = [f.result() for f in extract.map(folder, samples)]
+    return publish(combine(paths, folder), reference)
+
+
+def _reference(tmp_path: Path) -> ln.Artifact:
+    ref = tmp_path / "reference.csv"
+    ref.write_text("gene,name\nCD4,T helper\n")
+    return ln.Artifact(str(ref), key="refs/genes.csv").save()
+
+
+def test_flow_tasks_and_files_become_transforms_runs_and_artifacts(lineage, tmp_path: Path) -> None:  # noqa: ANN001
+    reference = _reference(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    published = etl(str(data), ["s1", "s22"], reference)
+
+    flow_transform = ln.Transform.get(key="prefect/etl")
+    assert flow_transform.kind == "pipeline" and flow_transform.version == "1.0"
+    assert "def etl" in flow_transform.source_code
+    (flow_run,) = ln.Run.filter(transform=flow_transform).all()
+    assert flow_run.reference_type == "prefect_flow_run" and flow_run.status == "completed"
+    assert flow_run.params["token"] == "***" and flow_run.params["samples"] == ["s1", "s22"]
+
+    runs = defaultdict(list)
+    for run in ln.Run.filter(reference_type="prefect_task_run").all():
+        runs[run.transform.key].append(run)
+        assert run.initiated_by_run == flow_run and run.status == "completed"
+        assert run.transform.kind == "function"
+    assert {k: len(v) for k, v in runs.items()} == {"prefect/etl/extract": 2, "prefect/etl/combine": 1, "prefect/etl/publish": 1}
+
+    # parquet files written through pandas are outputs of the mapped task runs that wrote them
+    for run in runs["prefect/etl/extract"]:
+        (out,) = ln.Artifact.filter(run=run).all()
+        assert out.path.name == f"{run.params['sample']}.parquet"
+    (combine_run,) = runs["prefect/etl/combine"]
+    assert sorted(Path(str(a.path)).name for a in combine_run.input_artifacts) == ["s1.parquet", "s22.parquet"]
+    combined_csv = ln.Artifact.filter(run=combine_run).one()
+    # the artifact saved inside `publish` is its output; what it read (the csv, the reference) its inputs
+    (publish_run,) = runs["prefect/etl/publish"]
+    assert published.run == publish_run
+    assert ln.Artifact.get(key="prefect-demo/report.txt").run == publish_run
+    assert {a.uid for a in publish_run.input_artifacts} == {reference.uid, combined_csv.uid}
+    # the flow run consumed the reference; nothing is left running
+    assert reference in flow_run.input_artifacts
+    assert ln.Run.filter(status="started").count() == 0
+
+
+def test_rerunning_an_unchanged_flow_adds_runs_not_versions(lineage, tmp_path: Path) -> None:  # noqa: ANN001
+    reference = _reference(tmp_path)
+    (tmp_path / "data").mkdir()
+    etl(str(tmp_path / "data"), ["s1"], reference)
+    n_transforms, n_artifacts = ln.Transform.filter().count(), ln.Artifact.filter().count()
+    etl(str(tmp_path / "data"), ["s1"], reference)
+    assert ln.Transform.filter().count() == n_transforms  # same source: same transform versions
+    assert ln.Artifact.filter().count() == n_artifacts  # same content: same artifacts
+    assert ln.Run.filter(transform__key="prefect/etl").count() == 2
+
+
+# ---- retries, failures, subflows ---------------------------------------------------------------------
+
+_attempts: dict[str, int] = defaultdict(int)
+
+
+@task(retries=1)
+def flaky(key: str) -> int:
+    _attempts[key] += 1
+    if _attempts[key] == 1:
+        raise TimeoutError("upstream API timed out")
+    return 1
+
+
+@task
+def validate(n: int) -> None:
+    if n < 5:
+        raise ValueError(f"expected at least 5 rows, got {n}")
+
+
+@flow
+def check(key: str) -> None:
+    validate(flaky(key))
+
+
+@flow
+def nightly(key: str) -> None:
+    check(key)
+
+
+def test_retries_failures_and_subflows(lineage) -> None:  # noqa: ANN001
+    with pytest.raises(ValueError, match="at least 5 rows"):
+        nightly(f"k-{lineage.backend}")
+    nightly_run = ln.Run.get(transform__key="prefect/nightly")
+    check_run = ln.Run.get(transform__key="prefect/check")
+    assert check_run.initiated_by_run == nightly_run  # the subflow's run was initiated by its parent's
+    assert nightly_run.status == check_run.status == "errored"
+
+    flaky_run = ln.Run.get(transform__key="prefect/check/flaky")
+    assert flaky_run.status == "completed" and flaky_run.initiated_by_run == check_run
+    attempts = [(a["attempt"], a["status"]) for a in flaky_run.facets["attempts"]]
+    assert attempts == [(1, "started"), (1, "errored"), (2, "started"), (2, "completed")]
+    assert "upstream API timed out" in flaky_run.facets["attempts"][1]["error"]
+
+    validate_run = ln.Run.get(transform__key="prefect/check/validate")
+    assert validate_run.status == "errored"
+    assert "expected at least 5 rows, got 1" in validate_run.report.load()
+    assert ln.Run.filter(status="started").count() == 0
+    assert lamin_prefect._emit.open_runs() == []
