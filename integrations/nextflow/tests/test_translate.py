@@ -34,13 +34,13 @@ def test_success_pipeline_tasks_and_published_outputs(run_dir):
     assert (result.runs, result.tasks, result.exit_code, result.skipped) == (1, 3, 0, [])
     events = result.translation.events
     pipeline = [e for e in events if e.run.reference_type == PIPELINE_RUN]
-    assert [e.event_type for e in pipeline] == ["START", "COMPLETE"]
+    assert [e.event_type for e in pipeline] == ["START", "COMPLETE", "OTHER"]
     start = pipeline[0]
     assert (start.job.namespace, start.job.name, start.job.kind, start.job.version) == ("nextflow", "nf-core/demo", "pipeline", COMMIT)
     assert start.run.run_id == f"{SESSION}/golden_turing" and start.run.name == "golden_turing"
     # params typed by nextflow_schema.json, secrets redacted, the samplesheet an input of the pipeline run
     assert start.run.params["max_cpus"] == 4 and start.run.params["aws_secret_key"] == "***"
-    assert [d.name for d in start.inputs] == [str(folder / "samplesheet.csv")]
+    assert [d.name for d in pipeline[-1].inputs] == [str(folder / "samplesheet.csv")]
     tasks = _by_run(e for e in events if e.run.reference_type == TASK_RUN)
     assert len(tasks) == 3
     for task_events in tasks.values():
@@ -86,14 +86,14 @@ def test_retry_is_one_run_with_attempts_and_ignored_failure_keeps_pipeline_compl
     ignored = next(v for v in tasks.values() if "SEQKIT_STATS" in v[0].job.name)
     assert [e.event_type for e in ignored][:2] == ["START", "FAIL"]
     pipeline = [e for e in result.translation.events if e.run.reference_type == PIPELINE_RUN]
-    assert pipeline[-1].event_type == "COMPLETE"
+    assert [e.event_type for e in pipeline] == ["START", "COMPLETE", "OTHER"]
 
 
 def test_failed_run_is_errored_with_the_failing_process(run_dir):
     result = _plan(run_dir("failed"))
     pipeline = [e for e in result.translation.events if e.run.reference_type == PIPELINE_RUN]
-    assert pipeline[-1].event_type == "FAIL"
-    assert "NFCORE_DEMO:DEMO:FASTQC (S2)" in pipeline[-1].run.error_message
+    assert [e.event_type for e in pipeline] == ["START", "FAIL", "OTHER"]
+    assert "NFCORE_DEMO:DEMO:FASTQC (S2)" in pipeline[1].run.error_message
 
 
 def test_resume_is_a_new_run_and_reused_tasks_stay_with_the_first(run_dir):

@@ -7,7 +7,7 @@ import json
 
 import lamin_core as ln
 import pytest
-from conftest import lamin
+from conftest import fresh, lamin
 from lamin_nextflow.weblog import MEMORY
 from lamin_openlineage.server import create_app
 from starlette.testclient import TestClient
@@ -60,6 +60,11 @@ def test_weblog_records_runs_then_ingest_adds_files_to_the_same_runs(instance, c
     report = ln.Artifact.filter(key__endswith="multiqc_report.html").one()
     assert report.run.id == multiqc.id
     assert sorted(a.key.rsplit("/", 1)[-1] for a in report.run.input_artifacts) == ["S1_fastqc.zip", "S2_fastqc.zip"]
+    pipeline = ln.Run.filter(reference_type="nextflow_run").one()
+    assert [a.key.rsplit("/", 1)[-1] for a in pipeline.input_artifacts] == ["samplesheet.csv"]
+    # the weblog sent "4"; ingest types it by the schema (read in a fresh process: this one holds the
+    # pipeline Run loaded before the ingest, and the core's session does not refresh loaded objects)
+    assert fresh(instance, "ln.Run.filter(reference_type='nextflow_run').one().params['max_cpus']") == 4
 
 
 def test_retry_attempts_join_one_run_across_server_processes(instance, client, run_dir):

@@ -190,8 +190,7 @@ class Translator:
         params = type_params(meta.params, self.schema)
         roots = [meta.output_dir, meta.work_dir, meta.launch_dir]
         run = pipeline_run(meta, params)
-        inputs = self._datasets(self._param_files(params, meta.launch_dir), roots, "pipeline input")
-        self.out.events.append(make_event("START", start, job, run, inputs=inputs))
+        self.out.events.append(make_event("START", start, job, run))
         for task in bundle.tasks:
             self.task(task, job, bundle.run_id, roots, start, end)
         foreign: dict[int, tuple[Task, str, list[FileRef]]] = {}
@@ -201,15 +200,18 @@ class Translator:
             self._files_event(task, self.jobs.get(owner, job), owner, [], refs, roots, end)
         status = bundle.status
         terminal = {"completed": "COMPLETE", "errored": "FAIL"}.get(status or "")
-        outputs = self._datasets(bundle.run_outputs, roots, "published output")
         if terminal:
             if terminal == "FAIL" and not run.error_message:
                 failed = [t.name for t in bundle.failed_tasks()]
                 message = f"Process `{failed[0]}` failed" if failed else "the run ended with an error"
                 run = replace(run, error_message=message)
-            self.out.events.append(make_event(terminal, end or start, job, run, outputs=outputs))
-        elif outputs:
-            self.out.events.append(make_event("OTHER", end or start, job, run, outputs=outputs))
+            self.out.events.append(make_event(terminal, end or start, job, run))
+        # files in an event of their own, as for tasks: the weblog's START and COMPLETE have the same
+        # identity as ingest's and are not recorded twice, so files on them would be lost after a weblog
+        inputs = self._datasets(self._param_files(params, meta.launch_dir), roots, "pipeline input")
+        outputs = self._datasets(bundle.run_outputs, roots, "published output")
+        if inputs or outputs:
+            self.out.events.append(make_event("OTHER", end or start, job, pipeline_run(meta, params), inputs, outputs))
 
     def _param_files(self, params: dict[str, Any], launch_dir: str | None) -> list[FileRef]:
         """Files named by the run's params (a samplesheet): by the schema's formats, else existing local files."""
