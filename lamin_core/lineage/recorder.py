@@ -79,7 +79,8 @@ def record_many(events: "Sequence[LineageEvent]") -> list[Recorded]:
     for attempt in range(MAX_ATTEMPTS):
         try:
             with db.write() as s:
-                return [_record(s, e, inputs, outputs) for e, (inputs, outputs) in zip(events, resolved)]
+                known: dict = {}  # runs met in this transaction, by (reference_type, reference)
+                return [_record(s, e, inputs, outputs, known) for e, (inputs, outputs) in zip(events, resolved)]
         except IntegrityError as e:
             if attempt == MAX_ATTEMPTS - 1 or not is_unique_violation(e):
                 raise
@@ -90,7 +91,13 @@ def record_many(events: "Sequence[LineageEvent]") -> list[Recorded]:
     raise RuntimeError("unreachable")
 
 
-def _record(s: "Session", event: LineageEvent, inputs: list[ResolvedDataset], outputs: list[ResolvedDataset]) -> Recorded:
+def _record(
+    s: "Session",
+    event: LineageEvent,
+    inputs: list[ResolvedDataset],
+    outputs: list[ResolvedDataset],
+    known: "dict[tuple[str, str], Run] | None" = None,
+) -> Recorded:
     from ..models import LineageEventRecord
     from ..models.run import run_input_artifacts
 
@@ -104,10 +111,10 @@ def _record(s: "Session", event: LineageEvent, inputs: list[ResolvedDataset], ou
         return Recorded(transform=run.transform, run=run, is_new=False)
 
     info = event.run
-    run = get_or_create_run(s, info.reference_type, info.run_id, event.job)
+    run = get_or_create_run(s, info.reference_type, info.run_id, event.job, known)
     if info.parent is not None:
         parent_type = info.parent.reference_type or info.reference_type
-        parent = get_or_create_run(s, parent_type, info.parent.run_id, info.parent.job)
+        parent = get_or_create_run(s, parent_type, info.parent.run_id, info.parent.job, known)
         if parent.id != run.id:
             run.initiated_by_run_id = parent.id
     apply_event(run, event, redact(dict(info.params)) if info.params else None)

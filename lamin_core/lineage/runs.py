@@ -45,16 +45,27 @@ def transform_for_job(s: "Session", job: Job) -> "Transform":
     return stored
 
 
-def get_or_create_run(s: "Session", reference_type: str, reference: str, job: Job | None) -> "Run":
+def get_or_create_run(
+    s: "Session", reference_type: str, reference: str, job: Job | None, known: "dict[tuple[str, str], Run] | None" = None
+) -> "Run":
+    """The Run an engine names (reference_type, reference), created if new.
+
+    `known` holds the runs already found in this transaction (`record_many`): a run met again there is
+    the same row, so it is not queried again.
+    """
     from sqlalchemy.exc import IntegrityError
 
     from ..models import Run
 
-    query = select(Run).where(Run.reference_type == reference_type, Run.reference == reference)
-    run = s.execute(query).scalar_one_or_none()
+    run = known.get((reference_type, reference)) if known is not None else None
+    if run is None:
+        query = select(Run).where(Run.reference_type == reference_type, Run.reference == reference)
+        run = s.execute(query).scalar_one_or_none()
     if run is not None:
         if job is not None and _is_placeholder(run):
             run.transform = transform_for_job(s, job)
+        if known is not None:
+            known[(reference_type, reference)] = run
         return run
     transform = transform_for_job(s, job or Job(namespace=UNKNOWN_JOB, name=reference_type))
     run = Run(transform, reference=reference, reference_type=reference_type, started_at=None, status="scheduled")
@@ -63,6 +74,8 @@ def get_or_create_run(s: "Session", reference_type: str, reference: str, job: Jo
             s.add(run)
     except IntegrityError:  # another writer created it a moment ago
         run = s.execute(query).scalar_one()
+    if known is not None:
+        known[(reference_type, reference)] = run
     return run
 
 
