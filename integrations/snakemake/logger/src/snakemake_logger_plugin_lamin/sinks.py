@@ -1,6 +1,10 @@
-"""Where lineage events go: the local recording path, or a `lamin serve` server over HTTP."""
+"""Where lineage events go: a recording child process on this machine, or a `lamin serve` server over HTTP."""
 
 import json
+import os
+import pickle
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +19,8 @@ LINEAGE_PATH = "/api/v1/lineage"
 # A server that is briefly unreachable (restart, network blip) gets a few more tries per event.
 _HTTP_ATTEMPTS = 3
 _HTTP_TIMEOUT_S = 30.0
+# how long the end of `snakemake` waits for the recording process to catch up
+_DRAIN_TIMEOUT_S = 900.0
 
 
 class Sink(Protocol):
@@ -23,21 +29,42 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-class LocalSink:
-    """`lamin_core.lineage.record()` in this process, on the connected (or the named) instance."""
+class ProcessSink:
+    """Streams events to a recording child process (`worker.py`), so the database work runs beside
+    Snakemake's scheduler instead of inside its process.
+
+    The pipe applies back-pressure: when the child lags, only the logging thread waits. `close()`
+    waits until every event is recorded, so lineage is complete when `snakemake` returns.
+    """
 
     def __init__(self, instance: str | None = None) -> None:
-        from lamin_core.lineage import record
-
+        env = dict(os.environ)
         if instance:
-            _use_instance(instance)
-        self._record = record
+            env["LAMIN_INSTANCE"] = instance  # this process tree only; the connected instance stays
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "snakemake_logger_plugin_lamin.worker"],
+            stdin=subprocess.PIPE,
+            env=env,
+        )
 
     def send(self, event: "LineageEvent") -> None:
-        self._record(event)
+        from .worker import frame
+
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(frame(pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL)))
+        self._proc.stdin.flush()
 
     def close(self) -> None:
-        pass
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
+            try:
+                self._proc.stdin.close()
+            except BrokenPipeError:  # the worker died; it said why on stderr
+                pass
+        try:
+            self._proc.wait(timeout=_DRAIN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            print(f"lamin: recording did not finish within {_DRAIN_TIMEOUT_S:.0f} s; stopped it", file=sys.stderr)
 
 
 class HttpSink:
@@ -78,11 +105,5 @@ class HttpSink:
 def make_sink(settings: "LogHandlerSettings") -> Sink:
     if settings.server:
         return HttpSink(settings.server, settings.token)
-    return LocalSink(settings.instance)
+    return ProcessSink(settings.instance)
 
-
-def _use_instance(name: str) -> None:
-    """Write to instance `name` for this process only, leaving the user's connected instance alone."""
-    import lamin_core as ln
-
-    ln.connect(name)
