@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.sql import ColumnElement, Select
 
 UID_PREFIX_MIN = 4  # get("abcd") may name a record by the start of its uid
+REPR_LIMIT = 20  # a query set's repr shows at most this many records, as Django's does
 
 
 class QuerySet:
@@ -56,20 +57,26 @@ class QuerySet:
         return self._clone(where=self._where + tuple(expressions) + tuple(L.conditions(self.model, lookups)), branch_scope=scope)
 
     def exclude(self, *expressions: Any, **lookups: Any) -> "QuerySet":
-        from sqlalchemy import and_, not_, true
-
+        """Drop the records that match all the given lookups (records where a compared field is NULL stay)."""
+        if self._limit is not None or self._offset is not None:
+            raise TypeError("cannot exclude from a query set once it has been sliced")
         conds = list(expressions) + L.conditions(self.model, lookups)
-        return self._clone(where=self._where + (not_(and_(true(), *conds)),))
+        if not conds:
+            return self._clone()
+        return self._clone(where=self._where + (L.negate(conds),))
 
     def all_branches(self) -> "QuerySet":
         return self._clone(branch_scope=False)
 
     def order_by(self, *fields: str) -> "QuerySet":
+        """Order by fields, `-field` for descending; `order_by()` with no fields drops the ordering."""
         order = []
         for f in fields:
+            if not isinstance(f, str):
+                raise TypeError(f"order_by() takes field names, not {f!r}")
             name = f.lstrip("-")
             if name not in inspect(self.model).column_attrs:
-                raise L._unknown(self.model, name)
+                raise L.unknown_field(self.model, name)
             col = getattr(self.model, name)
             order.append(col.desc() if f.startswith("-") else col.asc())
         return self._clone(order=tuple(order))
@@ -98,7 +105,8 @@ class QuerySet:
         return stmt
 
     def id_subquery(self) -> "Select[Any]":
-        return self.statement(self.model.id)
+        # uncorrelated: `Run.filter(initiated_by_run__in=Run.filter(...))` names runs twice
+        return self.statement(self.model.id).correlate(None)
 
     # ---- evaluating ----
 
@@ -135,7 +143,10 @@ class QuerySet:
         return result[0]
 
     def __repr__(self) -> str:
-        return f"<QuerySet {self.model.__name__}: {self._fetch()!r}>"
+        rows = self._cache if self._cache is not None else self[:REPR_LIMIT + 1]._fetch()
+        shown = ", ".join(repr(r) for r in rows[:REPR_LIMIT])
+        more = ", ..." if len(rows) > REPR_LIMIT else ""
+        return f"<QuerySet {self.model.__name__} [{shown}{more}]>"
 
     def first(self) -> Any:
         qs = self if self._order else self.order_by("id")
@@ -173,7 +184,7 @@ class QuerySet:
             if len(idlike) == uid_len:
                 qs = qs.filter(uid=idlike)
             elif len(idlike) >= UID_PREFIX_MIN:
-                qs = qs.filter(uid__startswith=idlike)
+                qs = qs.filter(uid__startswith=idlike).all_branches()  # an identity: found on any branch
                 if hasattr(self.model, "is_latest"):  # a version stem names its latest version
                     qs = qs.order_by("-uid")
                     rows = qs[:2]._fetch()

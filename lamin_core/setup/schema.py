@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0001"  # keep equal to the newest file in migrations/versions (a test checks)
+HEAD_REVISION = "0002"  # keep equal to the newest file in migrations/versions (a test checks)
 
 
 def stored_revision(conn: "Connection") -> str | None:
@@ -40,6 +40,9 @@ def create_schema(engine: "Engine") -> bool:
             upgrade(engine)
             return False
         _create_tables(conn, Base.metadata)
+        from ..query.search_index import create_search_indexes
+
+        create_search_indexes(conn)
         _seed(conn)
         conn.execute(text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
         conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": HEAD_REVISION})
