@@ -86,6 +86,8 @@ def find_sources(
                     continue
             except OSError:
                 continue
+            if not _may_be_manifest(path):
+                continue
             manifest = read_manifest(path)
             if manifest is not None:
                 sources.manifests.append(manifest)
@@ -93,6 +95,16 @@ def find_sources(
     if sources.schema is None:
         sources.schema = _schema_from_project(sources)
     return sources
+
+
+def _may_be_manifest(path: Path) -> bool:
+    """A cheap look before parsing: nf-prov writes its `pipeline` block first (results hold big JSONs)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return head.lstrip().startswith("{") and any(k in head for k in ('"pipeline"', '"published"', '"tasks"'))
 
 
 def _schema_from_project(sources: Sources) -> ParamSchema | None:

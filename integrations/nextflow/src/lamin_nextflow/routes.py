@@ -16,12 +16,12 @@ async def weblog(request: Any) -> Any:
     from lamin_openlineage.http import HTTPError, read_json, run_blocking
     from starlette.responses import JSONResponse
 
-    from .weblog import WeblogError, handle_weblog, parse_event
+    from .weblog import WeblogError, parse_event, record_weblog_event
 
     body = await read_json(request)
     try:
-        parse_event(body)  # validate on the event loop: a bad body never takes a database thread
-        is_new = await run_blocking(request, handle_weblog, body)
+        event = parse_event(body)  # validated on the event loop: a bad body never takes a database thread
+        is_new = await run_blocking(request, record_weblog_event, event)
     except WeblogError as exc:
         raise HTTPError(400, str(exc), field=exc.field) from None
     return JSONResponse({"status": "created" if is_new else "exists"}, status_code=201 if is_new else 200)

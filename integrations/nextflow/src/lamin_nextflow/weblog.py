@@ -236,7 +236,12 @@ def _pipeline_events(event: WeblogEvent, job: Job) -> list[LineageEvent]:
 
 def handle_weblog(body: dict[str, Any], *, record: Callable[[LineageEvent], Any] | None = None) -> bool:
     """Validate, translate and record one weblog event; True when it added anything new."""
-    events = to_events(parse_event(body))
+    return record_weblog_event(parse_event(body), record=record)
+
+
+def record_weblog_event(event: WeblogEvent, *, record: Callable[[LineageEvent], Any] | None = None) -> bool:
+    """Translate and record one parsed weblog event (blocking: database lookups and writes)."""
+    events = to_events(event)
     if record is None:
         from lamin_core.lineage import record as default_record  # lazy: SQLAlchemy and the models
 
