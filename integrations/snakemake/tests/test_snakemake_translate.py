@@ -235,3 +235,11 @@ def test_dry_run_records_nothing() -> None:
     assert handler._recorder is None
     handler.emit(logging.makeLogRecord(dict(event="workflow_started", workflow_id=uuid.uuid4())))
     handler.close()
+
+
+def test_retried_job_is_one_run_with_two_attempts_and_the_workflow_completes(tmp_path: Path) -> None:
+    events, _ = replay("retry", tmp_path)
+    flaky = [(e.event_type, e.run.attempt) for e in events if e.job.name.endswith(":flaky")]
+    assert flaky == [("START", 1), ("FAIL", 1), ("START", 2), ("COMPLETE", 2)]
+    assert len({e.run.run_id for e in events if e.job.name.endswith(":flaky")}) == 1
+    assert events[-1].job.kind == "pipeline" and events[-1].event_type == "COMPLETE"

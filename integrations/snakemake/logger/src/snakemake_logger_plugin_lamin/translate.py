@@ -10,8 +10,10 @@ What Snakemake logs, and what it becomes (see docs/snakemake.md):
   config files), with the command line and the config as params.
 - `job_info` (when a job is handed to its executor): START of the job's Run, a child of the workflow
   run, of the rule's Transform (kind function); its inputs are the job's input files.
-- `job_finished` / `job_error`: COMPLETE (with outputs, log and benchmark files) or FAIL.
-- `error`: remembered as the message of the next failed job, and marks the workflow as failed.
+- `job_finished` / `job_error`: COMPLETE (with outputs, log and benchmark files) or FAIL. A job with
+  `retries:` is logged again with the same jobid: the next attempt of the same run.
+- `error`: the message of the `job_error` that follows it; an error that no job claims fails the
+  workflow, and so does a job whose last attempt failed.
 - `progress`: the last one tells whether every job ran.
 - There is no "workflow finished" record: `finish()` (called from the handler's `close()`) derives the
   workflow run's end from the records seen, and aborts jobs that never finished.
@@ -67,6 +69,7 @@ class _JobState:
     benchmarks: list[FileRef]
     attempt: int = 1
     ended: bool = False
+    failed: bool = False  # the latest attempt failed (a retry that succeeds clears it)
 
 
 @dataclass
@@ -88,8 +91,7 @@ class Translator:
     _jobs: dict[int, _JobState] = field(default_factory=dict, init=False)
     _produced: set[str] = field(default_factory=set, init=False)
     _pending_error: str | None = field(default=None, init=False)
-    _last_error: str | None = field(default=None, init=False)
-    _failed: bool = field(default=False, init=False)
+    _workflow_errors: list[str] = field(default_factory=list, init=False)
     _progress: tuple[int, int] | None = field(default=None, init=False)
     _finished: bool = field(default=False, init=False)
 
@@ -149,12 +151,17 @@ class Translator:
         return self._workflow
 
     def _on_error(self, record: LogRecord, when: datetime) -> list[LineageEvent]:
-        # Snakemake logs the exception as an `error` record right before the `job_error` of the job it
-        # belongs to; errors that belong to no job (a failed DAG, a missing input) fail the workflow.
-        self._failed = True
-        self._pending_error = _message(record)
-        self._last_error = self._pending_error
+        # Snakemake logs a job's exception as an `error` record right before that job's `job_error`;
+        # an error no `job_error` claims (a failed DAG, "At least one job did not complete") belongs to
+        # the workflow. A job error alone does not fail the workflow: the job may be retried.
+        self._claim_pending_error_for_workflow()
+        self._pending_error = _message(record) or "error"
         return []
+
+    def _claim_pending_error_for_workflow(self) -> None:
+        if self._pending_error is not None:
+            self._workflow_errors.append(self._pending_error)
+            self._pending_error = None
 
     def _on_progress(self, record: LogRecord, when: datetime) -> list[LineageEvent]:
         done, total = getattr(record, "done", None), getattr(record, "total", None)
@@ -226,11 +233,10 @@ class Translator:
         return [_event("COMPLETE", when, state.job, state.run, outputs=outputs)]
 
     def _on_job_error(self, record: LogRecord, when: datetime) -> list[LineageEvent]:
-        self._failed = True
         state = self._jobs.get(int(getattr(record, "jobid", -1)))
         if state is None:
             return []
-        state.ended = True
+        state.ended = state.failed = True
         wf = self._ensure_workflow(when)
         message = self._pending_error or _message(record)
         self._pending_error = None
@@ -252,10 +258,13 @@ class Translator:
         for state in unfinished:  # interrupted, or cancelled after another job failed
             state.ended = True
             events.append(_event("ABORT", when, state.job, state.run))
+        self._claim_pending_error_for_workflow()
+        failed_jobs = [s for s in self._jobs.values() if s.failed]
         ran_all = self._progress is None or self._progress[0] >= self._progress[1]
         run = RunInfo(run_id=wf.run_id, reference_type=WORKFLOW_REFERENCE_TYPE, name=wf.name)
-        if self._failed:
-            events.append(_event("FAIL", when, wf.job, _with_error(run, self._last_error)))
+        if self._workflow_errors or failed_jobs:
+            message = self._workflow_errors[-1] if self._workflow_errors else f"job {failed_jobs[-1].run.name} failed"
+            events.append(_event("FAIL", when, wf.job, _with_error(run, message)))
         elif unfinished or not ran_all:
             events.append(_event("ABORT", when, wf.job, run))
         else:
