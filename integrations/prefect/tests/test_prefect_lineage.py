@@ -159,3 +159,45 @@ def test_retries_failures_and_subflows(lineage) -> None:  # noqa: ANN001
     assert "expected at least 5 rows, got 1" in validate_run.report.load()
     assert ln.Run.filter(status="started").count() == 0
     assert lamin_prefect._emit.open_runs() == []
+
+
+@task
+def noop(x: int) -> int:
+    return x
+
+
+@flow
+def unrecorded(n: int) -> int:
+    return sum(noop(i) for i in range(n))
+
+
+def test_without_an_instance_the_flow_runs_and_warns_once(prefect_server, tmp_path: Path, monkeypatch, caplog) -> None:  # noqa: ANN001
+    from lamin_core.db import engine as database
+
+    monkeypatch.setenv("LAMIN_HOME", str(tmp_path / "empty-home"))
+    database.configure(None)
+    lamin_prefect._emit._warned.clear()
+    with caplog.at_level("WARNING", logger="lamin_prefect"):
+        assert unrecorded(3) == 3  # lineage is a side effect: the pipeline itself never fails for it
+    warnings = [r.getMessage() for r in caplog.records if r.name == "lamin_prefect"]
+    assert len(warnings) == 1 and "lamin init" in warnings[0]
+    assert lamin_prefect._emit.open_runs() == []
+
+
+def test_the_example_pipeline_records_its_lineage(lineage, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[3] / "examples" / "prefect" / "pipeline.py"
+    spec = importlib.util.spec_from_file_location("lamin_prefect_example_pipeline", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    assert example.main(["--current", "--workdir", str(tmp_path / "work")]) == 0
+
+    summary = ln.Artifact.get(key=example.SUMMARY_KEY)
+    assert summary.run.transform.key == "prefect/immuno-summary/summarize"
+    (merged,) = summary.run.input_artifacts
+    assert merged.run.transform.key == "prefect/immuno-summary/merge"
+    assert sorted(a.run.transform.key for a in merged.run.input_artifacts) == ["prefect/immuno-summary/fetch_sample"] * 2
+    assert summary.run.initiated_by_run.transform.key == "prefect/immuno-summary"
+    printed = capsys.readouterr().out
+    assert summary.uid in printed and "fetch_sample" in printed  # view_lineage() showed the chain

@@ -64,11 +64,25 @@ def emit(event: LineageEvent) -> Any:
     except Exception as exc:
         if os.environ.get("LAMIN_PREFECT_STRICT") == "1":
             raise
-        logger.warning(
-            "lamin_prefect: could not record %s of %s %s: %s",
-            event.event_type, event.job.name, event.run.run_id, exc,
-        )  # fmt: skip
+        _warn(event, exc)
         return None
+
+
+_warned: set[str] = set()
+
+
+def _warn(event: LineageEvent, exc: Exception) -> None:
+    # One warning per kind of problem: a missing instance would otherwise warn for every task run.
+    kind = type(exc).__name__
+    if kind == "NoInstanceError":
+        if kind not in _warned:
+            _warned.add(kind)
+            logger.warning("lamin_prefect: lineage is not recorded: %s", exc)
+        return
+    logger.warning(
+        "lamin_prefect: could not record %s of %s (run %s): %s: %s",
+        event.event_type, event.job.name, event.run.run_id, kind, exc,
+    )  # fmt: skip
 
 
 def _flow_run_of(event: LineageEvent) -> str | None:
