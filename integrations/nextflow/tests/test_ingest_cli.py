@@ -138,3 +138,22 @@ def test_nothing_usable_exit_2_without_traceback(instance, tmp_path):
     assert done.returncode == 2 and "no Nextflow records here" in done.stderr and "Traceback" not in done.stderr
     missing = lamin(instance, "nextflow", "ingest", str(tmp_path / "empty"), "--trace", str(tmp_path / "nope.txt"))
     assert missing.returncode == 2 and "trace file not found" in missing.stderr
+
+
+def test_samples_from_nextflow_source_with_files_gone_keep_nextflow_checksums(instance, tmp_path):
+    """The shared samples name files on another machine: registered by path with Nextflow's checksums."""
+    import shutil
+
+    from conftest import SAMPLES
+
+    folder = tmp_path / "launch"
+    shutil.copytree(SAMPLES / "lineage" / ".lineage", folder / ".lineage")
+    shutil.copy(SAMPLES / "trace" / "execution_trace_raw.txt", folder / "trace.txt")
+    done = lamin(instance, "nextflow", "ingest", str(folder))
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = _artifact("multiqc/multiqc_report.html")
+    assert report.hash == "03fd5ed150c7862e1fad5efd4f574a47" and report.hash_type == "nextflow"
+    assert report.run.reference == "862df53160e07cd823c0c3960545e747" and report.run.status == "completed"
+    assert report.run.facets["nextflow_task"]["resources"]["peak_rss"] == 301989888
+    reads = ln.Artifact.filter(key__endswith="SAMPLE1_PE_1.fastq.gz").one()
+    assert reads.hash == "01c0ffee01c0ffee01c0ffee01c0ffee"

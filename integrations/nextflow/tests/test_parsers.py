@@ -129,3 +129,10 @@ def test_history_and_schema(tmp_path):
     assert type_params({"max_cpus": "4", "skip_qc": "true", "input": "s.csv", "x": "1"}, schema) == {
         "max_cpus": 4, "skip_qc": True, "input": "s.csv", "x": "1"}
     assert schema.file_params() == ["input"]
+
+
+def test_secret_options_are_hidden_in_command_lines():
+    from lamin_nextflow._util import redact_command
+
+    command = "nextflow run nf-core/demo --input s.csv --api_token abc --aws_secret_key=xyz -r 1.0.2"
+    assert redact_command(command) == "nextflow run nf-core/demo --input s.csv --api_token *** --aws_secret_key=*** -r 1.0.2"

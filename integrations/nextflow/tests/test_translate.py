@@ -163,3 +163,16 @@ def test_weblog_events_are_a_subset_of_ingest_events(run_dir):
         if name == "retry":  # the human trace has no `start` column: only the weblog knows when tasks began
             live = {item for item in live if item[0][2] != "RUNNING"}
         assert live and live <= ingested, sorted(live - ingested)
+
+
+def test_trace_and_lineage_store_named_on_the_command_line(run_dir, tmp_path):
+    folder = run_dir("retry")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (folder / ".lineage").rename(elsewhere / "store")
+    trace = next((folder / "results" / "pipeline_info").glob("*.txt"))
+    trace = trace.rename(elsewhere / "my_trace.tsv")
+    assert _plan(folder).tasks == 0  # neither is where ingest looks by default
+    result = plan(find_sources(folder, trace_files=[trace], lineage_store=elsewhere / "store"))
+    assert result.exit_code == 0 and result.tasks == 4
+    assert result.assembly.runs[0].status == "completed"

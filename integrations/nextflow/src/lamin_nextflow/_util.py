@@ -150,6 +150,30 @@ def redact(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def redact_command(command: str | None) -> str | None:
+    """A command line with the values of secret-looking options hidden (`--api_token X` -> `--api_token ***`)."""
+    if not command:
+        return command
+    words = command.split(" ")
+    out: list[str] = []
+    hide_next = False
+    for word in words:
+        if hide_next and word:
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        name, eq, _ = word.partition("=")
+        if word.startswith("-") and _SECRET_NAME.search(name.lstrip("-")):
+            if eq:
+                out.append(f"{name}={REDACTED}")
+            else:
+                out.append(word)
+                hide_next = True
+            continue
+        out.append(word)
+    return " ".join(out)
+
+
 def split_uri(path: str) -> tuple[str, str]:
     """An OpenLineage (namespace, name) for a Nextflow path: `file` + absolute path, `s3://bucket` + key."""
     if "://" in path:

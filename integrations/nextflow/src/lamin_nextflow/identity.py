@@ -20,7 +20,7 @@ from typing import Any
 
 from lamin_core.lineage import Dataset, Job, ParentRun, RunInfo
 
-from ._util import redact, repository_slug, split_uri
+from ._util import redact, redact_command, repository_slug, split_uri
 from .records import FileRef, PipelineMeta
 
 NAMESPACE = "nextflow"
@@ -82,7 +82,7 @@ def pipeline_run(meta: PipelineMeta, params: dict[str, Any] | None = None) -> Ru
             "outputDir": meta.output_dir,
             "projectDir": meta.project_dir,
             "nextflowVersion": meta.nextflow_version,
-            "commandLine": meta.command_line,
+            "commandLine": redact_command(meta.command_line),
             "profile": meta.profile,
             "resume": meta.resume,
             "lineageId": meta.lineage_id,
