@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,11 +9,9 @@ import pytest
 
 pytest_plugins = ["lamin_core.testing"]
 
-sys.path.insert(0, str(Path(__file__).parent))  # nfgen: the fixture writer
+sys.path.insert(0, str(Path(__file__).parent))  # nfgen (the fixture writer) and nftools
 
 from nfgen import materialize  # noqa: E402
-
-SAMPLES = Path("/work/shared/samples/nextflow")
 
 
 @pytest.fixture
@@ -26,17 +22,3 @@ def run_dir(tmp_path):
         return materialize(name, tmp_path / name)
 
     return make
-
-
-def lamin(instance, *args: str) -> subprocess.CompletedProcess:
-    """Run the real `lamin` command (the venv's) against the test instance."""
-    exe = Path(sys.executable).with_name("lamin")
-    return subprocess.run([str(exe), *args], env=instance.env, capture_output=True, text=True, timeout=300)
-
-
-def fresh(instance, expression: str):
-    """`expression` (JSON-able, `ln` in scope) evaluated in a new process: the instance as stored."""
-    code = f"import json, lamin_core as ln; print(json.dumps({expression}))"
-    done = subprocess.run([sys.executable, "-c", code], env=instance.env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)

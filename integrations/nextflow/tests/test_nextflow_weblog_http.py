@@ -7,7 +7,7 @@ import json
 
 import lamin_core as ln
 import pytest
-from conftest import fresh, lamin
+from nftools import fresh, lamin
 from lamin_nextflow.weblog import MEMORY
 from lamin_openlineage.server import create_app
 from starlette.testclient import TestClient

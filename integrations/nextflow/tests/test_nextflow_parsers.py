@@ -6,7 +6,7 @@ import json
 import shutil
 from datetime import datetime, timezone
 
-from conftest import SAMPLES
+from nftools import SAMPLES
 from lamin_nextflow.history import read_history
 from lamin_nextflow.lineage_store import read_store
 from lamin_nextflow.nfprov import read_manifest

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import lamin_core as ln
-from conftest import lamin
+from nftools import lamin
 
 SESSION = "4f1c2e8a-9b7d-4c3e-a1f0-2d5e6b7c8d9e"
 
@@ -144,7 +144,7 @@ def test_samples_from_nextflow_source_with_files_gone_keep_nextflow_checksums(in
     """The shared samples name files on another machine: registered by path with Nextflow's checksums."""
     import shutil
 
-    from conftest import SAMPLES
+    from nftools import SAMPLES
 
     folder = tmp_path / "launch"
     shutil.copytree(SAMPLES / "lineage" / ".lineage", folder / ".lineage")

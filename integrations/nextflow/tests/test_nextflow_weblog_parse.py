@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SAMPLES
+from nftools import SAMPLES
 from lamin_nextflow.weblog import MEMORY, WeblogError, parse_event, to_events
 
 NO_DB = {"job_lookup": lambda ref: None, "first_hash_lookup": lambda ref, name: None}
