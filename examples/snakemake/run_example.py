@@ -28,11 +28,8 @@ def demo_env() -> dict[str, str]:
     if not (DEMO / "home" / "current-instance").exists():
         storage = DEMO / "storage"
         storage.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [sys.executable, "-c", f"import lamin_core as ln; ln.setup.init(storage={str(storage)!r}, name='snakemake-demo')"],
-            env=env,
-            check=True,
-        )
+        init = f"import lamin_core as ln; ln.setup.init(storage={str(storage)!r}, name='snakemake-demo')"
+        subprocess.run([sys.executable, "-c", init], env=env, check=True)
     return env
 
 
@@ -46,9 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ) if args.current else demo_env()
     workdir: Path = args.workdir.resolve()
     if not workdir.exists():
-        shutil.copytree(HERE, workdir, ignore=shutil.ignore_patterns("*.py", "__pycache__", ".snakemake", "results", "logs", "benchmarks"))
+        # the workflow's sources only: not this script, nor outputs of a run made in the example folder
+        skip = shutil.ignore_patterns("*.py", "__pycache__", ".snakemake", "results", "logs", "benchmarks")
+        shutil.copytree(HERE, workdir, ignore=skip)
     snakemake = Path(sys.executable).with_name("snakemake")
-    cmd = [str(snakemake if snakemake.exists() else "snakemake"), "--logger", "lamin", "--cores", args.cores, "--quiet", "rules"]
+    cmd = [str(snakemake if snakemake.exists() else "snakemake"), "--logger", "lamin", "--cores", args.cores]
+    cmd += ["--quiet", "rules"]
     print(f"$ cd {workdir} && {' '.join(cmd)}", flush=True)
     done = subprocess.run(cmd, cwd=workdir, env=env)
     if done.returncode != 0:

@@ -3,8 +3,8 @@
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from snakemake_run import run_snakemake, write_workflow
@@ -50,7 +50,8 @@ def test_jobs_report_to_lamin_serve(server: str, sqlite_instance, tmp_path: Path
     wd = write_workflow(tmp_path / "remote", SNAKEFILE, **{"in__a.txt": "alpha\n", "in__b.txt": "beta\n"})
     # this "cluster node" has no lamin instance at all: everything must go through the server
     no_instance = {**sqlite_instance.env, "LAMIN_HOME": str(tmp_path / "empty_home")}
-    node = type(sqlite_instance)(**{**sqlite_instance.__dict__, "env": {**no_instance, "SNAKEMAKE_LOGGER_LAMIN_TOKEN": TOKEN}})
+    node_env = {**no_instance, "SNAKEMAKE_LOGGER_LAMIN_TOKEN": TOKEN}
+    node = type(sqlite_instance)(**{**sqlite_instance.__dict__, "env": node_env})
     done = run_snakemake(wd, node, "--cores", "2", "--logger-lamin-server", server)
     assert TOKEN not in done.stdout + done.stderr
 
@@ -66,7 +67,8 @@ def test_jobs_report_to_lamin_serve(server: str, sqlite_instance, tmp_path: Path
 
 def test_a_refused_token_is_reported_and_the_workflow_still_runs(server: str, sqlite_instance, tmp_path: Path) -> None:
     wd = write_workflow(tmp_path / "remote", SNAKEFILE, **{"in__a.txt": "alpha\n", "in__b.txt": "beta\n"})
-    cmd = [str(Path(sys.executable).with_name("snakemake")), "--logger", "lamin", "--cores", "1", "--logger-lamin-server", server]
+    snakemake = str(Path(sys.executable).with_name("snakemake"))
+    cmd = [snakemake, "--logger", "lamin", "--cores", "1", "--logger-lamin-server", server]
     env = {**sqlite_instance.env, "SNAKEMAKE_LOGGER_LAMIN_TOKEN": "wrong"}
     done = subprocess.run(cmd, cwd=wd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and (wd / "out" / "a.txt").exists()

@@ -222,7 +222,8 @@ def test_rule_blocks_and_includes(tmp_path: Path) -> None:
 
 
 def test_redact_helpers() -> None:
-    assert redact_command("snakemake --logger-lamin-token=abc --cores 2") == f"snakemake --logger-lamin-token={REDACTED} --cores 2"
+    redacted = redact_command("snakemake --logger-lamin-token=abc --cores 2")
+    assert redacted == f"snakemake --logger-lamin-token={REDACTED} --cores 2"
     assert redact_command("x --config secret_key='a b' keep=1") == f"x --config secret_key={REDACTED} keep=1"
     assert redact_value({"AWS_ACCESS_KEY_ID": "x", "nested": [{"token": 1, "t": 2}]}) == {
         "AWS_ACCESS_KEY_ID": REDACTED,

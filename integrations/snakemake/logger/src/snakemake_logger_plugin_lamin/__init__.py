@@ -18,7 +18,11 @@ __all__ = ["LogHandler", "LogHandlerSettings"]
 
 @dataclass
 class LogHandlerSettings(LogHandlerSettingsBase):
-    """`--logger-lamin-<field>` options (with `env_var`: also `SNAKEMAKE_LOGGER_LAMIN_<FIELD>`)."""
+    """`--logger-lamin-<field>` options (with `env_var`: also `SNAKEMAKE_LOGGER_LAMIN_<FIELD>`).
+
+    `Optional[str]`, not `str | None`: Snakemake turns these annotations into argparse types and only
+    understands `typing.Optional`.
+    """
 
     instance: Optional[str] = field(
         default=None,

@@ -7,8 +7,8 @@ module undoes that formatting; it imports nothing heavy because it runs once per
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 # The labels Snakemake appends in parentheses (snakemake/io/fmt.py); combinations are joined by ", ".
 _LABELS = (

@@ -21,10 +21,11 @@ What Snakemake logs, and what it becomes (see docs/snakemake.md):
 
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from logging import LogRecord
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from lamin_core.lineage.events import Dataset, Job, LineageEvent, ParentRun, RunInfo
 
@@ -173,7 +174,7 @@ class Translator:
 
     def _on_job_info(self, record: LogRecord, when: datetime) -> list[LineageEvent]:
         wf = self._ensure_workflow(when)
-        jobid = int(getattr(record, "jobid"))
+        jobid = int(record.jobid)
         rule = str(getattr(record, "rule_name", "") or "rule")
         previous = self._jobs.get(jobid)
         attempt = previous.attempt + 1 if previous is not None else 1  # a retried job is logged again
@@ -203,7 +204,7 @@ class Translator:
             attempt=attempt,
             name=_run_name(rule, jobid, params["wildcards"]),
         )
-        benchmark = getattr(record, "benchmark", None)
+        benchmark = getattr(record, "benchmark", None)  # one file name or None
         state = _JobState(
             jobid=jobid,
             rule=rule,
@@ -212,7 +213,7 @@ class Translator:
             inputs=parse_files(getattr(record, "input", None)),
             outputs=parse_files(getattr(record, "output", None)),
             logs=parse_files(getattr(record, "log", None)),
-            benchmarks=parse_files(benchmark if isinstance(benchmark, (list, tuple)) else [benchmark] if benchmark else []),
+            benchmarks=parse_files(benchmark),
             attempt=attempt,
         )
         self._jobs[jobid] = state
@@ -251,7 +252,7 @@ class Translator:
             self._finished = True
             return []
         self._finished = True
-        when = when or datetime.now(timezone.utc)
+        when = when or datetime.now(UTC)
         wf = self._workflow
         events: list[LineageEvent] = []
         unfinished = [s for s in self._jobs.values() if not s.ended]
@@ -326,7 +327,7 @@ def _event(
 
 def _time_of(record: LogRecord) -> datetime:
     # `created` is when Snakemake logged the record, not when the queue thread got to it
-    return datetime.fromtimestamp(getattr(record, "created", None) or datetime.now().timestamp(), tz=timezone.utc)
+    return datetime.fromtimestamp(getattr(record, "created", None) or datetime.now().timestamp(), tz=UTC)
 
 
 def _message(record: LogRecord) -> str | None:

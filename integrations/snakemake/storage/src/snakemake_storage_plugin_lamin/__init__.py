@@ -18,8 +18,9 @@ interface, lamin-core loads on first use. No `from __future__ import annotations
 settings' annotations as real types).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, List, Optional
+from typing import Any, Optional
 
 from snakemake_interface_storage_plugins.io import IOCacheStorageInterface, Mtime, get_constant_prefix
 from snakemake_interface_storage_plugins.settings import StorageProviderSettingsBase
@@ -44,7 +45,10 @@ __all__ = ["StorageObject", "StorageProvider", "StorageProviderSettings", "datas
 
 @dataclass
 class StorageProviderSettings(StorageProviderSettingsBase):
-    """`--storage-lamin-<field>` options, or `storage lamin: provider="lamin", <field>=...` in a Snakefile."""
+    """`--storage-lamin-<field>` options, or `storage lamin: provider="lamin", <field>=...` in a Snakefile.
+
+    `Optional[str]`, not `str | None`: Snakemake turns these annotations into argparse types.
+    """
 
     instance: Optional[str] = field(
         default=None,
@@ -73,7 +77,7 @@ class StorageProvider(StorageProviderBase):
         self._connected = True
 
     @classmethod
-    def example_queries(cls) -> List[ExampleQuery]:
+    def example_queries(cls) -> list[ExampleQuery]:
         return [
             ExampleQuery(
                 query="lamin://raw/sample1.csv",
@@ -124,7 +128,7 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob):
             cache.mtime[key] = Mtime(storage=self._artifacts().mtime_of(artifact))
             cache.size[key] = int(artifact.size or 0)
 
-    def get_inventory_parent(self) -> Optional[str]:
+    def get_inventory_parent(self) -> str | None:
         return None
 
     def local_suffix(self) -> str:

@@ -7,7 +7,7 @@ process: inputs are fetched before a job runs, outputs saved after it succeeded.
 import os
 import shutil
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +44,7 @@ def mtime_of(artifact: Any) -> float:
     """The artifact's modification time for Snakemake's rerun logic: when its record last changed."""
     stamp: datetime = artifact.updated_at or artifact.created_at
     if stamp.tzinfo is None:  # stored as UTC without a zone (SQLite)
-        stamp = stamp.replace(tzinfo=timezone.utc)
+        stamp = stamp.replace(tzinfo=UTC)
     return stamp.timestamp()
 
 
@@ -99,7 +99,7 @@ def _touch(artifact: Any) -> Any:
     Without this, an output whose content did not change keeps its old time and Snakemake would rerun
     its job on every invocation.
     """
-    artifact.updated_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    artifact.updated_at = datetime.now(UTC).replace(tzinfo=None)
     return artifact.save()
 
 
