@@ -83,8 +83,17 @@ def running_path() -> Path | None:
     file = getattr(main, "__file__", None)
     if not file or _in_ipython():
         return None
-    p = Path(file)
-    return p.resolve() if p.is_file() else None
+    p = Path(file).resolve()
+    if not p.is_file() or _is_installed(p):
+        return None  # `python -m pytest`, `python -m prefect`: a tool's entry point, not the user's script
+    return p
+
+
+def _is_installed(path: Path) -> bool:
+    import sysconfig
+
+    folders = {sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")}
+    return any(path.is_relative_to(f) for f in folders if f)
 
 
 def _in_ipython() -> bool:
