@@ -244,3 +244,11 @@ def test_retried_job_is_one_run_with_two_attempts_and_the_workflow_completes(tmp
     assert flaky == [("START", 1), ("FAIL", 1), ("START", 2), ("COMPLETE", 2)]
     assert len({e.run.run_id for e in events if e.job.name.endswith(":flaky")}) == 1
     assert events[-1].job.kind == "pipeline" and events[-1].event_type == "COMPLETE"
+
+
+def test_a_server_that_is_not_a_url_fails_before_anything_runs() -> None:
+    from snakemake_interface_common.exceptions import WorkflowError
+    from snakemake_logger_plugin_lamin import LogHandlerSettings
+
+    with pytest.raises(WorkflowError, match="must be an http"):
+        LogHandler(SimpleNamespace(dryrun=False), LogHandlerSettings(server="dbhost:8000"))

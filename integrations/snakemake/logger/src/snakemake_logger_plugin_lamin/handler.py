@@ -23,6 +23,11 @@ class Recorder:
     """One Snakemake invocation: its translator, its sink, and the problems already reported."""
 
     def __init__(self, settings: "LogHandlerSettings", sink: Sink | None = None) -> None:
+        if settings.server and not settings.server.startswith(("http://", "https://")):
+            # a typo in an option fails at once, before any job runs, instead of on every event
+            from snakemake_interface_common.exceptions import WorkflowError  # shown without a traceback
+
+            raise WorkflowError(f"--logger-lamin-server must be an http:// or https:// URL, not {settings.server!r}")
         self.settings = settings
         self.translator = Translator(
             register_unproduced_inputs=not settings.skip_unproduced_inputs,
