@@ -1,12 +1,21 @@
-"""Query sets as pandas DataFrames, fetched as plain rows (no ORM objects) for speed."""
+"""Query sets as pandas DataFrames, fetched as plain DBAPI rows for speed.
+
+SQLAlchemy still compiles the statement and binds its parameters, but the result columns are coerced to
+a type without result processing and the rows are read straight from the DBAPI cursor: per-value Python
+conversion (datetimes, booleans, Row objects) is what made 10,000 rows cost 100 ms. The conversions that
+remain are done per column, vectorised, by pandas. Datetimes come out as UTC on both backends.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import inspect
+from sqlalchemy import JSON, Boolean, DateTime, inspect, type_coerce
+from sqlalchemy.types import NullType
 
 from ..db import engine as db
+from ..errors import FieldError
 
 if TYPE_CHECKING:
     from .queryset import QuerySet
@@ -16,12 +25,91 @@ HIDDEN = {"source_code", "facets"}
 
 
 def to_dataframe(qs: "QuerySet", include: Any = None) -> Any:
+    """One row per record, indexed by id; `include` adds fields of related records (`"run__transform__key"`)."""
     import pandas as pd
 
-    mapper = inspect(qs.model)
-    columns = [c for c in mapper.column_attrs if c.key not in HIDDEN]
-    cols = [getattr(qs.model, c.key) for c in columns]
+    model = qs.model
+    columns = [c.columns[0] for c in inspect(model).column_attrs if c.key not in HIDDEN]
+    names = [c.key for c in columns]
+    exprs = [type_coerce(getattr(model, n), NullType()).label(n) for n in names]
+    extra = _includes(model, include)
+    exprs += [type_coerce(e, NullType()).label(n) for n, e in extra]
     with db.read() as s:
-        rows = s.execute(qs.statement(*cols)).all()
-    df = pd.DataFrame.from_records(rows, columns=[c.key for c in columns])
+        conn = s.connection()  # a Core result: its DBAPI cursor is reachable
+        result = conn.execute(qs.statement(*exprs))
+        dialect = conn.dialect.name
+        try:
+            rows = result.cursor.fetchall() if result.cursor is not None else []
+        finally:
+            result.close()
+    all_names = names + [n for n, _ in extra]
+    data = {n: list(v) for n, v in zip(all_names, zip(*rows))} if rows else {n: [] for n in all_names}
+    df = pd.DataFrame(data, columns=all_names)
+    for col in columns:
+        _convert(df, col.key, col.type, dialect)
+    for n, e in extra:
+        _convert(df, n, e.type, dialect)
     return df.set_index("id") if "id" in df.columns else df
+
+
+def _convert(df: Any, name: str, type_: Any, dialect: str) -> None:
+    import pandas as pd
+
+    if isinstance(type_, DateTime):
+        df[name] = pd.to_datetime(df[name], utc=True, format="ISO8601") if dialect == "sqlite" else pd.to_datetime(df[name], utc=True)
+    elif isinstance(type_, Boolean) and dialect == "sqlite":
+        s = df[name]
+        df[name] = s.astype(bool) if not s.isna().any() else s.map({1: True, 0: False})
+    elif isinstance(type_, JSON) and dialect == "sqlite":
+        df[name] = df[name].map(lambda v: json.loads(v) if isinstance(v, str) else v)
+
+
+def _includes(model: type, include: Any) -> list[tuple[str, Any]]:
+    """Related fields as scalar subqueries: `include=["run__transform__key", "storage__root"]`.
+
+    Only paths through to-one relations (run, transform, storage, created_by, ...): a to-many relation has
+    no single value per row.
+    """
+    if include is None:
+        return []
+    paths = [include] if isinstance(include, str) else list(include)
+    out = []
+    for path in paths:
+        out.append((path, _scalar(model, path.split("__"), path)))
+    return out
+
+
+def _scalar(model: type, parts: list[str], path: str) -> Any:
+    """A correlated scalar subquery following to-one relations, with an alias per hop (run -> run works)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import aliased
+
+    from .lookups import ALIASES, unknown_field
+
+    where = []
+    current: Any = model
+    while True:
+        cls = inspect(current).mapper.class_
+        alias = ALIASES.get(cls.__name__, {}).get(parts[0])
+        if alias is not None:
+            parts = alias.split("__") + parts[1:]
+        mapper = inspect(cls)
+        head, parts = parts[0], parts[1:]
+        if head in mapper.column_attrs:
+            if parts:
+                raise FieldError(f"{cls.__name__}.{head} is a field, not a relation, in include={path!r}")
+            column = getattr(current, head)
+            if current is model:
+                return column
+            return select(column).where(*where).limit(1).scalar_subquery()
+        if head not in mapper.relationships:
+            raise unknown_field(cls, head)
+        rel = mapper.relationships[head]
+        if rel.uselist or rel.direction.name != "MANYTOONE":
+            raise FieldError(f"include={path!r}: {cls.__name__}.{head} is a to-many relation; include takes to-one paths")
+        if not parts:
+            raise FieldError(f"include={path!r} names a relation: add the field to show, e.g. {path}__uid")
+        (local, remote), = rel.local_remote_pairs
+        nxt = aliased(rel.mapper.class_)
+        where.append(getattr(nxt, remote.key) == getattr(current, local.key))
+        current = nxt
