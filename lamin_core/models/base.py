@@ -163,7 +163,7 @@ class Record(Base):
         from ..query.describe import describe_record, describe_registry
 
         if isinstance(self_or_cls, type):
-            return describe_registry(self_or_cls)
+            return describe_registry(self_or_cls, *args, **kwargs)
         return describe_record(self_or_cls, *args, **kwargs)
 
     def __repr__(self) -> str:
