@@ -22,18 +22,38 @@ def save(records: Iterable[Any]) -> list[Any]:
     return [by_id.get(id(r), r) for r in records]
 
 
-def view(limit: int = 7) -> None:
-    """Print the latest records of each registry that has any."""
+def view(limit: int = 7, registries: Iterable[str] | None = None) -> None:
+    """Print the latest records of each registry that has any (newest first), in compact columns."""
     from rich.console import Console
+    from rich.table import Table
 
     from .models import REGISTRIES
 
+    wanted = {r.lower() for r in registries} if registries is not None else None
     console = Console()
     for model in REGISTRIES:
-        df = model.to_dataframe(limit=limit)
-        if len(df):
-            console.print(f"[bold]{model.__name__}[/bold]")
-            console.print(df.to_string(max_colwidth=40))
+        if wanted is not None and model.__name__.lower() not in wanted:
+            continue
+        df = model.objects().order_by("-id")[:limit].to_dataframe()
+        if not len(df):
+            continue
+        shown = [c for c in VIEW_COLUMNS if c in df.columns] or list(df.columns)
+        table = Table(title=f"{model.__name__} ({'latest ' + str(limit) if len(df) == limit else len(df)})", title_justify="left")
+        table.add_column("id", justify="right")
+        for c in shown:
+            table.add_column(c, overflow="fold", max_width=48)
+        for rid, row in df[shown].iterrows():
+            table.add_row(str(rid), *("" if v is None or v != v else _cell(v) for v in row))
+        console.print(table)
+
+
+VIEW_COLUMNS = ("uid", "key", "name", "handle", "root", "description", "kind", "status", "suffix", "size", "created_at")
+
+
+def _cell(value: Any) -> str:
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
 
 
 class _Settings:
