@@ -157,3 +157,16 @@ def test_samples_from_nextflow_source_with_files_gone_keep_nextflow_checksums(in
     assert report.run.facets["nextflow_task"]["resources"]["peak_rss"] == 301989888
     reads = ln.Artifact.filter(key__endswith="SAMPLE1_PE_1.fastq.gz").one()
     assert reads.hash == "01c0ffee01c0ffee01c0ffee01c0ffee"
+
+
+def test_without_an_instance_one_clear_message(run_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "LAMIN_HOME": str(tmp_path / "no-home")}
+    done = subprocess.run([str(Path(sys.executable).with_name("lamin")), "nextflow", "ingest", str(run_dir("success"))],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "no lamin instance is connected" in done.stderr
+    assert done.stderr.count("\n") <= 2 and "Traceback" not in done.stderr

@@ -68,10 +68,10 @@ def main(argv: list[str]) -> int:
             intermediates=args.intermediates,
         )
     except Exception as exc:  # e.g. no instance connected: a message, not a traceback
-        print(f"lamin nextflow ingest: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"lamin nextflow ingest: {exc}", file=sys.stderr)
         return 2
     code = result.exit_code
-    if result.runs:
+    if result.events:
         news = f"{result.new_events} new" if result.new_events else "all already recorded"
         print(
             f"imported {result.runs} run(s), {result.tasks} task(s): {result.events} event(s), {news}; "

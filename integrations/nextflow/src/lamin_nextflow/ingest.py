@@ -176,6 +176,8 @@ def ingest(
     for event in result.translation.events if result.translation else []:
         try:
             recorded = record(event)
+        except _FATAL:  # no instance: every other event would fail the same way
+            raise
         except Exception as exc:  # one bad file or event must not lose the rest of the run
             result.skipped.append(Skipped(_describe(event), f"not recorded: {type(exc).__name__}: {exc}"))
             continue
@@ -186,6 +188,17 @@ def ingest(
     result.events = recorded_events
     result.artifacts = len(artifacts)
     return result
+
+
+def _fatal_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from lamin_core.errors import NoInstanceError
+    except ImportError:  # an older core: nothing is fatal by type
+        return ()
+    return (NoInstanceError,)
+
+
+_FATAL = _fatal_errors()
 
 
 def _describe(event: Any) -> str:
