@@ -207,14 +207,23 @@ def recorded_body(recorded: Any) -> dict[str, Any]:
     }
 
 
-def record_sync(events: Sequence[LineageEvent]) -> list[Any]:
-    """`record()` each event in order (blocking); the threadpool side of `record_event`."""
+def record_sync(events: Sequence[LineageEvent]) -> list[dict[str, Any]]:
+    """`record()` each event in order (blocking) and describe the results.
+
+    The answer is built here, in the worker thread, so that the event loop never touches an ORM object
+    (a lazy attribute would run a query on the loop).
+    """
     from lamin_core.lineage import record
 
-    return [record(e) for e in events]
+    out = []
+    for e in events:
+        recorded = record(e)
+        out.append({**recorded_body(recorded), "is_new": recorded.is_new})
+    return out
 
 
 async def record_event(request: Request, event: LineageEvent) -> JSONResponse:
     """Record one event off the event loop: 201 when it was new, 200 when the instance already had it."""
-    (recorded,) = await run_blocking(request, record_sync, [event])
-    return JSONResponse(recorded_body(recorded), status_code=201 if recorded.is_new else 200)
+    (body,) = await run_blocking(request, record_sync, [event])
+    is_new = body.pop("is_new")
+    return JSONResponse(body, status_code=201 if is_new else 200)
