@@ -32,19 +32,6 @@ def copy_run(dest: Path) -> Path:
     return dest
 
 
-def show(artifact, depth: int = 0) -> None:
-    """Walk from an output back through the task that wrote it to the files that task read."""
-    pad = "    " * depth
-    run = artifact.run
-    if run is None:
-        print(f"{pad}{artifact.key}  (input no task wrote)")
-        return
-    print(f"{pad}{artifact.key}  <- {run.transform.key.rsplit('/', 1)[-1]}  task {run.name!r} [{run.status}]"
-          f"  hash {run.reference}")
-    for parent in run.input_artifacts:
-        show(parent, depth + 1)
-
-
 def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="lamin-nextflow-demo-"))
     if "LAMIN_HOME" not in os.environ:
@@ -66,12 +53,14 @@ def main() -> int:
     pipeline_run = report.run.initiated_by_run
     print(f"\npipeline {pipeline_run.transform.key} (version {pipeline_run.transform.version[:10]}), "
           f"run {pipeline_run.name!r} [{pipeline_run.status}], params {pipeline_run.params}")
-    print("\nlineage of the MultiQC report:")
-    show(report)
-    print("\ntask runs of the pipeline run:")
+    print("\nlineage of the MultiQC report (report.view_lineage()):")
+    report.view_lineage(depth=3)
+    print("\ntask runs of the pipeline run (hash, status, exit code, container, peak memory):")
     for task in sorted(pipeline_run.child_runs, key=lambda r: r.started_at):
         facets = (task.facets or {}).get("nextflow_task", {})
-        print(f"  {task.name:<32} {task.status:<10} exit {facets.get('exit')}  {facets.get('container')}")
+        peak = facets.get("resources", {}).get("peak_rss", 0) / 2**20
+        print(f"  {task.name:<30} {task.reference[:8]}  {task.status:<10} exit {facets.get('exit')}  "
+              f"{facets.get('container')}  {peak:.0f} MB")
     return 0
 
 
