@@ -185,7 +185,9 @@ def build_graph(record: Any, depth: int = 3) -> LineageGraph:
 
     if not isinstance(depth, int) or depth < 1:
         raise ValueError(f"depth must be a positive integer, not {depth!r}")
-    if getattr(record, "id", None) is None:
+    if not isinstance(record, (Artifact, Run, Transform)):
+        raise TypeError(f"view_lineage() takes an Artifact, a Run or a Transform, not {type(record).__name__}")
+    if record.id is None:
         raise ValueError("save the record before viewing its lineage")
     if isinstance(record, Artifact):
         graph = LineageGraph(focus=f"a{record.id}")
@@ -195,9 +197,7 @@ def build_graph(record: Any, depth: int = 3) -> LineageGraph:
         graph = LineageGraph(focus=f"r{record.id}")
         _expand(graph, artifacts=[], runs=[record], depth=depth, with_outputs=True)
         return graph
-    if isinstance(record, Transform):
-        return _transform_graph(record, depth)
-    raise TypeError(f"view_lineage() takes an Artifact, a Run or a Transform, not {type(record).__name__}")
+    return _transform_graph(record, depth)
 
 
 def _expand(graph: LineageGraph, artifacts: list["Artifact"], runs: list["Run"], depth: int, with_outputs: bool = False) -> None:
