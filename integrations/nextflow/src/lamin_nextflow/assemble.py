@@ -205,7 +205,7 @@ def assemble(
     for trace in traces:
         usable = []
         for row in trace.rows:
-            row.hash = _resolve_hash(row, known) or (by_task_id.get(row.task_id or "") if not row.hash else row.hash)
+            row.hash = _resolve_hash(row, known) or by_task_id.get(row.task_id or "")
             if row.hash:
                 usable.append(row)
             else:

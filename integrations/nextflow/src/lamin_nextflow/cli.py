@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from .records import Skipped
 
@@ -36,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_skipped(skipped: list[Skipped], out) -> None:
+def _print_skipped(skipped: list[Skipped], out: TextIO) -> None:
     print(f"skipped {len(skipped)}:", file=out)
     for item in skipped[:_MAX_LISTED]:
         print(f"  - {item}", file=out)

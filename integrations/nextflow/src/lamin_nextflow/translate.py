@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable, Sequence
 
-from lamin_core.lineage import Dataset, Job, LineageEvent
+from lamin_core.lineage import Dataset, Job, LineageEvent, RunInfo
 
 from ._util import task_hash_from_path, work_key
 from .assemble import PipelineBundle, Task, local_missing
@@ -23,6 +23,8 @@ from .lineage_store import lid_key
 from .records import FileRef, Skipped, TaskAttempt
 from .schema import FILE_FORMATS, ParamSchema, type_params
 
+# a task's RunInfo for (attempt number, error message): the same Run, told which attempt an event is of
+RunOf = Callable[[int | None, str | None], RunInfo]
 TERMINAL = {"COMPLETED": "COMPLETE", "CACHED": "COMPLETE", "FAILED": "FAIL", "ABORTED": "ABORT"}
 
 
@@ -79,7 +81,9 @@ class Translation:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def make_event(kind: str, when: datetime, job: Job, run: Any, inputs=(), outputs=()) -> LineageEvent:
+def make_event(
+    kind: str, when: datetime, job: Job, run: RunInfo, inputs: Sequence[Dataset] = (), outputs: Sequence[Dataset] = ()
+) -> LineageEvent:
     return LineageEvent(
         event_type=kind, event_time=when, job=job, run=run, inputs=list(inputs), outputs=list(outputs), producer=PRODUCER
     )
@@ -129,9 +133,7 @@ def attempt_error(a: TaskAttempt, name: str) -> str | None:
     return f"Process `{name}` terminated with {what}{action}"
 
 
-def status_events(
-    task: TaskAttempt, name: str, number: int, job: Job, run_of: Any
-) -> list[LineageEvent]:
+def status_events(task: TaskAttempt, name: str, number: int, job: Job, run_of: RunOf) -> list[LineageEvent]:
     """The live events of one attempt (the weblog sends exactly these)."""
     events = []
     if task.submit:
@@ -148,7 +150,9 @@ def status_events(
 class Translator:
     """Turns assembled runs into events; one instance per import (it holds the file index)."""
 
-    def __init__(self, bundles: list[PipelineBundle], *, intermediates: bool = False, schema: ParamSchema | None = None):
+    def __init__(
+        self, bundles: list[PipelineBundle], *, intermediates: bool = False, schema: ParamSchema | None = None
+    ) -> None:
         self.bundles = bundles
         self.intermediates = intermediates
         self.schema = schema
@@ -228,7 +232,9 @@ class Translator:
                 refs.append(FileRef(path=path))
         return refs
 
-    def task(self, task: Task, pjob: Job, run_ref: str, roots: list, start: datetime, end: datetime | None) -> None:
+    def task(
+        self, task: Task, pjob: Job, run_ref: str, roots: list[str | None], start: datetime, end: datetime | None
+    ) -> None:
         job = process_job(pjob, task.process)
         facets = task_facets(task)
         params = task.record.values if task.record else None
@@ -242,7 +248,7 @@ class Translator:
         if upstream:  # kept even when the files between are not registered (no --intermediates)
             facets["upstreamTasks"] = sorted(upstream)
 
-        def run_of(number: int | None, error: str | None):
+        def run_of(number: int | None, error: str | None) -> RunInfo:
             return task_run(task.hash, task.name, pjob, run_ref, attempt=number, facets=facets, params=params,
                             error_message=error)
 
@@ -258,7 +264,17 @@ class Translator:
         when = (last.complete or last.start or last.submit) if last else None
         self._files_event(task, pjob, run_ref, inputs, outputs, roots, when or end or start, run_of=run_of)
 
-    def _files_event(self, task: Task, pjob: Job, run_ref: str, inputs, outputs, roots, when, run_of=None) -> None:
+    def _files_event(
+        self,
+        task: Task,
+        pjob: Job,
+        run_ref: str,
+        inputs: list[FileRef],
+        outputs: list[FileRef],
+        roots: list[str | None],
+        when: datetime,
+        run_of: RunOf | None = None,
+    ) -> None:
         if not inputs and not outputs:
             return
         number = (task.attempts[-1].attempt or len(task.attempts)) if task.attempts else None

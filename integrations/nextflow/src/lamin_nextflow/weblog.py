@@ -20,7 +20,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable
 
-from lamin_core.lineage import Job, LineageEvent
+from lamin_core.lineage import Job, LineageEvent, RunInfo
 
 from ._util import parse_datetime
 from .identity import NAMESPACE, PIPELINE_RUN, TASK_RUN, pipeline_job, pipeline_run, pipeline_run_id, process_job, task_run
@@ -189,7 +189,9 @@ def to_events(
     return events
 
 
-def _task_events(event: WeblogEvent, trace: TaskAttempt, job: Job, run_ref: str, lookup) -> list[LineageEvent]:
+def _task_events(
+    event: WeblogEvent, trace: TaskAttempt, job: Job, run_ref: str, lookup: Callable[[str, str], str | None]
+) -> list[LineageEvent]:
     name = trace.name or trace.hash or "task"
     key = (run_ref, name)
     first = trace.hash or ""
@@ -202,7 +204,7 @@ def _task_events(event: WeblogEvent, trace: TaskAttempt, job: Job, run_ref: str,
         facets["script"] = trace.script.strip()
     pjob = process_job(job, facets["process"])
 
-    def run_of(number: int | None, error: str | None):
+    def run_of(number: int | None, error: str | None) -> RunInfo:
         return task_run(first, name, job, run_ref, attempt=number, facets=facets, error_message=error)
 
     number = trace.attempt or 1
