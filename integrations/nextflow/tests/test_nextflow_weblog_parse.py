@@ -24,6 +24,7 @@ def _lines(name):
         ({"utcTime": "yesterday"}, "utcTime"),
         ({"trace": None}, "trace"),
         ({"trace": {"name": "X", "workdir": "/tmp/not-a-workdir"}}, "trace.workdir"),
+        ({"runName": "x" * 500}, "runName"),
     ],
 )
 def test_bad_bodies_name_the_field(change, field):
@@ -68,3 +69,12 @@ def test_failure_sample_closes_the_run_as_errored():
     assert "exit status (1)" in pipeline[-1].run.error_message
     task = [e for e in events if e.run.run_id == "b7c41e02d9a86f35e1c07b2d4a9e6f18"]
     assert task[-1].event_type == "FAIL" and task[-1].run.facets["nextflow_task"]["exit"] == 1
+
+
+def test_error_event_with_an_unusable_trace_still_fails_the_run():
+    MEMORY.clear()
+    lines = _lines("weblog_failure.jsonl")
+    to_events(parse_event(lines[0]), **NO_DB)
+    error = dict(lines[4], trace={"status": "FAILED"})  # no workdir, no name
+    (event,) = to_events(parse_event(error), **NO_DB)
+    assert event.event_type == "FAIL" and event.run.reference_type == "nextflow_run"

@@ -28,6 +28,7 @@ from .records import PipelineMeta, TaskAttempt, WeblogEvent
 from .trace import row_to_attempt
 from .translate import TERMINAL, attempt_error, attempt_facets, make_event
 
+MAX_NAME = 200
 EVENTS = ("started", "process_submitted", "process_started", "process_completed", "error", "completed")
 
 
@@ -88,6 +89,8 @@ def parse_event(body: Any) -> WeblogEvent:
     for name in ("runName", "runId", "event"):
         if not isinstance(body.get(name), str) or not body[name].strip():
             raise WeblogError(f"{name} is required (a non-empty string)", name)
+        if len(body[name]) > MAX_NAME:  # run references are stored in 255 characters
+            raise WeblogError(f"{name} is longer than {MAX_NAME} characters", name)
     event = body["event"].strip()
     if event not in EVENTS:
         raise WeblogError(f"unknown event {event!r}; expected one of {', '.join(EVENTS)}", "event")
@@ -96,19 +99,28 @@ def parse_event(body: Any) -> WeblogEvent:
         raise WeblogError("utcTime is required (ISO 8601, e.g. 2025-06-01T12:00:00Z)", "utcTime")
     session_id, run_name = body["runId"].strip(), body["runName"].strip()
     trace = None
-    if event.startswith("process_") or (event == "error" and body.get("trace") is not None):
-        raw = body.get("trace")
-        if not isinstance(raw, dict):
-            raise WeblogError(f"a {event} event needs a trace object", "trace")
-        trace = row_to_attempt(raw)
-        if not trace.hash:
-            raise WeblogError("trace.workdir must end with the task's full hash (work/ab/cdef...)", "trace.workdir")
-        if not trace.name:
-            raise WeblogError("trace.name is required", "trace.name")
+    if event.startswith("process_"):
+        trace = _task_trace(body.get("trace"), event)
+    elif event == "error" and body.get("trace") is not None:
+        try:  # the failing task, when Nextflow names it; the run is closed as errored either way
+            trace = _task_trace(body.get("trace"), event)
+        except WeblogError:
+            trace = None
     pipeline = _meta_from(body, session_id, run_name)  # older versions' top-level `stats` carries nothing we keep
     if event == "started" and pipeline is None:
         raise WeblogError("a started event needs metadata.workflow", "metadata")
     return WeblogEvent(event=event, run_name=run_name, session_id=session_id, utc_time=when, trace=trace, pipeline=pipeline)
+
+
+def _task_trace(raw: Any, event: str) -> TaskAttempt:
+    if not isinstance(raw, dict):
+        raise WeblogError(f"a {event} event needs a trace object", "trace")
+    trace = row_to_attempt(raw)
+    if not trace.hash:
+        raise WeblogError("trace.workdir must end with the task's full hash (work/ab/cdef...)", "trace.workdir")
+    if not trace.name:
+        raise WeblogError("trace.name is required", "trace.name")
+    return trace
 
 
 class _Memory:
