@@ -7,7 +7,7 @@ import json
 
 import lamin_core as ln
 import pytest
-from nftools import fresh, lamin
+from nftools import fresh, lamin, lamin_serve
 from lamin_nextflow.weblog import MEMORY
 from lamin_openlineage.server import create_app
 from starlette.testclient import TestClient
@@ -100,3 +100,21 @@ def test_auth_and_bad_bodies(instance, client, run_dir):
     response = client.post(PATH, json=process, headers=BASIC)  # its run never started here
     assert response.status_code == 400 and response.json()["field"] == "runId"
     assert ln.Run.filter().count() == 0
+
+
+def test_real_lamin_serve_takes_nextflow_basic_auth(instance, run_dir):
+    """`lamin serve` in its own process mounts the route; httpx posts as Nextflow does (Basic auth)."""
+    import httpx
+
+    lines = (run_dir("failed") / "weblog.jsonl").read_text().splitlines()
+    with lamin_serve(instance, "--token", TOKEN) as base:
+        url = base + PATH
+        with httpx.Client(auth=("nextflow", TOKEN), timeout=60) as client:
+            codes = [client.post(url, content=body, headers={"Content-Type": "application/json"}).status_code
+                     for body in lines]
+            assert set(codes) == {201}
+            assert client.post(url, content=lines[0]).status_code == 200
+        assert httpx.post(url, content=lines[0], timeout=60).status_code == 401
+    pipeline = ln.Run.filter(reference_type="nextflow_run").one()
+    assert pipeline.status == "errored" and pipeline.name == "sad_hopper"
+    assert ln.Run.filter(reference_type="nextflow_task", status="errored").count() == 1
