@@ -67,36 +67,15 @@ def default_storage(s: "Session") -> "Storage":
     return get_or_create_storage(s, db.settings().storage_root)
 
 
-def _existing_by_hash(s: "Session", digest: str | None) -> "Artifact | None":
-    from ..models import Artifact
-
-    if digest is None:
-        return None
-    return s.execute(select(Artifact).where(Artifact.hash == digest)).scalar_one_or_none()
+_storage_ids: dict[tuple[str, str], int] = {}  # (db url, root) -> Storage.id: roots never move
 
 
-def _previous_version(s: "Session", artifact: "Artifact", storage_id: int) -> "Artifact | None":
-    from ..models import Artifact
-
-    revises = getattr(artifact, "_revises", None)
-    if revises is not None:
-        stem = revises.uid[:-4]
-        return s.execute(
-            select(Artifact).where(Artifact.uid.startswith(stem, autoescape=True), Artifact.is_latest)
-        ).scalar_one_or_none() or revises
-    if artifact.key is None:
-        return None
-    return s.execute(
-        select(Artifact).where(Artifact.storage_id == storage_id, Artifact.key == artifact.key, Artifact.is_latest)
-    ).scalar_one_or_none()
-
-
-def _next_uid(s: "Session", previous: "Artifact") -> str:
-    from ..models import Artifact
-
-    stem = previous.uid[:-4]
-    newest = s.execute(select(func.max(Artifact.uid)).where(Artifact.uid.startswith(stem, autoescape=True))).scalar()
-    return ids.next_version_uid(newest or previous.uid)
+def storage_id_for(s: "Session", root: str) -> int:
+    cache_key = (db.settings().db_url, root)
+    sid = _storage_ids.get(cache_key)
+    if sid is None:
+        sid = _storage_ids[cache_key] = get_or_create_storage(s, root).id
+    return sid
 
 
 def save_artifact(artifact: "Artifact", **_: Any) -> "Artifact":
@@ -113,9 +92,9 @@ def save_many(artifacts: Iterable["Artifact"]) -> list["Artifact"]:
     If a concurrent writer wins a race (the same content, or a new version of the same key, committed a
     moment earlier), the whole unit is retried and then finds the winner's rows.
     """
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import DBAPIError
 
-    from ..db.upsert import is_unique_violation
+    from ..db.upsert import is_retryable
     from ..tracking.context import current_run_id
 
     pending = list(artifacts)
@@ -125,92 +104,152 @@ def save_many(artifacts: Iterable["Artifact"]) -> list["Artifact"]:
         written: list[str] = []  # managed files copied in by this attempt, removed again if it fails
         try:
             with db.write() as s:
-                results = [_save_one(s, a, written, current_run_id()) for a in pending]
+                results = _save_batch(s, pending, written, current_run_id())
             break
-        except IntegrityError as e:
+        except DBAPIError as e:
             _remove_quietly(written)
-            if attempt == retries or not is_unique_violation(e):
+            _forget_attempt(pending, fresh_uids)
+            if attempt == retries or not is_retryable(e):
                 raise
-            for a, uid in zip(pending, fresh_uids):
-                a.uid = uid
             time.sleep(0.002 * (attempt + 1))
         except BaseException:
             _remove_quietly(written)
+            _forget_attempt(pending, fresh_uids)
             raise
     for a in pending:
         _drop_owned_source(a)
     return results
 
 
-def _save_one(s: "Session", artifact: "Artifact", written: list[str], run_id: int | None) -> "Artifact":
+def _forget_attempt(artifacts: list["Artifact"], fresh_uids: list[str]) -> None:
+    """Return artifacts to the state their constructor left them in, after a rolled-back attempt."""
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy.orm import make_transient
+
+    session = db.session()
+    for a, uid in zip(artifacts, fresh_uids):
+        state = sa_inspect(a)
+        if state.session is not None and not state.transient:
+            session.expunge(a)
+        if not state.transient:
+            make_transient(a)
+            a.id = None
+        a.uid, a.is_latest = uid, True
+        if getattr(a, "_hashed_on_copy", False):
+            a.hash, a._hashed_on_copy = None, False
+
+
+def _save_batch(s: "Session", artifacts: list["Artifact"], written: list[str], run_id: int | None) -> list["Artifact"]:
+    from ..db.upsert import lock_names
+    from .batch import assign_versions, existing_by_hash, insert_artifacts, step_down_versions
+
+    revised = [a._revises.uid[:-4] for a in artifacts if getattr(a, "_revises", None) is not None]
+    lock_names(s, [f"hash:{a.hash}" for a in artifacts if a.hash] + [f"key:{a.key}" for a in artifacts if a.key]
+               + [f"key:{stem}" for stem in revised])
+    existing = existing_by_hash(s, {a.hash for a in artifacts if a.hash is not None})
+    results: list["Artifact"] = []
+    new: list["Artifact"] = []
+    first_of_hash: dict[str, "Artifact"] = {}
+    for a in artifacts:
+        if a.hash is not None and a.hash in existing:
+            results.append(_return_existing(existing[a.hash]))
+        elif a.hash is not None and a.hash in first_of_hash:
+            results.append(first_of_hash[a.hash])  # the same content twice in one batch
+        else:
+            if a.hash is not None:
+                first_of_hash[a.hash] = a
+            new.append(a)
+            results.append(a)
+    default_root = db.settings().storage_root
+    for a in new:
+        a.storage_id = storage_id_for(s, getattr(a, "_storage_root", None) or default_root)
+        if a.run_id is None:
+            a.run_id = a.run.id if a.__dict__.get("run") is not None else run_id
+    step_down_versions(s, assign_versions(s, new))
+    _put_all(s, new, written)
+    # content hashed on the way in (large files) may turn out to be registered already
+    late = existing_by_hash(s, {a.hash for a in new if getattr(a, "_hashed_on_copy", False) and a.hash})
+    if late:
+        return _resolve_late_duplicates(s, artifacts, results, new, late, written)
+    insert_artifacts(s, new)
+    return results
+
+
+def _resolve_late_duplicates(s: "Session", artifacts: list, results: list, new: list, late: dict, written: list[str]) -> list:
+    """Rare: a large file whose hash was only known after copying. Undo its copy and return the stored one."""
+    dupes = [a for a in new if getattr(a, "_hashed_on_copy", False) and a.hash in late]
+    for a in dupes:
+        dest = getattr(a, "_written_to", None)
+        if dest is not None:
+            _remove_quietly([dest])
+            written.remove(dest)
+        new.remove(a)
+    from .batch import insert_artifacts
+
+    insert_artifacts(s, new)
+    return [late[a.hash] if a in dupes else r for a, r in zip(artifacts, results)]
+
+
+def _return_existing(existing: "Artifact") -> "Artifact":
     from ..models import MAIN_BRANCH_ID, TRASH_BRANCH_ID
 
-    source: str | None = getattr(artifact, "_source", None)
-    deferred_hash = artifact.hash is None and source is not None and os.path.isfile(source)
-    existing = _existing_by_hash(s, artifact.hash)
-    if existing is not None:
-        return _return_existing(existing, MAIN_BRANCH_ID, TRASH_BRANCH_ID)
-    root = getattr(artifact, "_storage_root", None)
-    storage = get_or_create_storage(s, root) if root else default_storage(s)
-    artifact.storage = storage
-    previous = _previous_version(s, artifact, storage.id)
-    if previous is not None:
-        artifact.uid = _next_uid(s, previous)
-        if artifact.key is None:
-            artifact.key = previous.key
-        previous.is_latest = False
-        s.flush()  # the old latest must step down before the new one is inserted (unique index)
-    if artifact.run_id is None and artifact.run is None:
-        artifact.run_id = run_id
-    if source is not None:
-        digest = _put(artifact, storage.root, source, written)
-        if deferred_hash:
-            artifact.hash = digest
-            existing = _existing_by_hash(s, digest)
-            if existing is not None:
-                _remove_quietly(written[-1:])
-                del written[-1:]
-                if previous is not None:
-                    previous.is_latest = True
-                return _return_existing(existing, MAIN_BRANCH_ID, TRASH_BRANCH_ID)
-    s.add(artifact)
-    s.flush()
-    return artifact
-
-
-def _return_existing(existing: "Artifact", main_id: int, trash_id: int) -> "Artifact":
-    if existing.branch_id == trash_id:
-        existing.branch_id = main_id
+    if existing.branch_id == TRASH_BRANCH_ID:
+        existing.branch_id = MAIN_BRANCH_ID
         logger.info("→ restored artifact %s from the trash: it has the same content", existing.uid)
     else:
         logger.info("→ returning the existing artifact %s: it has the same content", existing.uid)
     return existing
 
 
-def _put(artifact: "Artifact", root: str, source: str, written: list[str]) -> str | None:
-    """Copy or upload the source into managed storage. Returns the hash when it was computed on the way."""
-    dest = join(root, managed_key(artifact))
+COPY_THREADS = 4  # file copies release the GIL: a few threads keep the disk busy during ln.save(list)
+
+
+def _put_all(s: "Session", artifacts: list["Artifact"], written: list[str]) -> None:
+    from ..models import Storage
+
+    jobs = []
+    for a in artifacts:
+        source = getattr(a, "_source", None)
+        if source is None:
+            continue  # registered in place: nothing to copy
+        root = s.get(Storage, a.storage_id).root  # type: ignore[union-attr]
+        dest = join(root, managed_key(a))
+        written.append(dest)
+        a._written_to = dest
+        jobs.append((a, root, source, dest))
+    if len(jobs) > 8:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(COPY_THREADS) as pool:
+            list(pool.map(lambda job: _put(*job), jobs))
+    else:
+        for job in jobs:
+            _put(*job)
+
+
+def _put(artifact: "Artifact", root: str, source: str, dest: str) -> None:
+    """Copy or upload the source into managed storage; hash on the way when the hash was deferred."""
     is_dir = os.path.isdir(source)
     if is_local(root):
-        Path(dest).parent.mkdir(parents=True, exist_ok=True)
-        written.append(dest)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
         if is_dir:
             shutil.copytree(source, dest)
-            return None
-        if getattr(artifact, "_owned_source", False):
+        elif getattr(artifact, "_owned_source", False):
             os.replace(source, dest)  # our own scratch file on the same disk: a rename is enough
-            return None
-        if artifact.hash is None:
-            return hashing.copy_and_hash(source, dest, artifact.size)
-        shutil.copyfile(source, dest)
-        return None
+        elif artifact.hash is None:
+            artifact.hash = hashing.copy_and_hash(source, dest, artifact.size)
+            artifact._hashed_on_copy = True
+        else:
+            shutil.copyfile(source, dest)
+        return
     fs = filesystem(root)
-    written.append(dest)
     if is_dir:
         fs.put(source.rstrip("/") + "/", dest, recursive=True)
     else:
         fs.put_file(source, dest)
-    return hashing.hash_file(source, artifact.size) if artifact.hash is None else None
+    if artifact.hash is None:
+        artifact.hash = hashing.hash_file(source, artifact.size)
+        artifact._hashed_on_copy = True
 
 
 def _drop_owned_source(artifact: "Artifact") -> None:

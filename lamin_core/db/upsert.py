@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -27,3 +27,29 @@ def is_unique_violation(error: BaseException) -> bool:
     if type(orig).__name__ == "UniqueViolation":  # psycopg
         return True
     return "UNIQUE constraint failed" in str(orig)  # sqlite3
+
+
+def is_retryable(error: BaseException) -> bool:
+    """A unique race, a deadlock or a serialization failure: the whole unit of work may simply run again."""
+    orig = getattr(error, "orig", error)
+    return is_unique_violation(error) or type(orig).__name__ in ("DeadlockDetected", "SerializationFailure")
+
+
+def lock_names(s: "Session", names: "Iterable[str]") -> None:
+    """Serialize writers that touch the same named things (a key, a content hash, a run id) until commit.
+
+    PostgreSQL: transaction-scoped advisory locks, always taken in sorted order so that two writers can
+    never wait on each other in a cycle. SQLite needs nothing: its write transactions are serial anyway.
+    """
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    import hashlib
+
+    from sqlalchemy import text
+
+    keys = sorted({int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "big", signed=True) for n in names})
+    if keys:
+        s.execute(
+            text("SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered"),
+            {"keys": keys},
+        )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Sequence
 from sqlalchemy import select
 
 from ..db import engine as db
-from ..db.upsert import insert_ignore, is_unique_violation
+from ..db.upsert import insert_ignore, is_retryable, lock_names
 from ..tracking.redact import redact
 from .datasets import ResolvedDataset, resolve, upsert_artifact
 from .events import EVENT_TYPES, LineageEvent
@@ -70,25 +70,42 @@ def record_many(events: "Sequence[LineageEvent]") -> list[Recorded]:
     For producers that know several events at once (the core's `@ln.step` sends a short call's START and
     COMPLETE together): one commit instead of one per event. All or nothing: on error none is recorded.
     """
-    from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy.exc import DBAPIError
 
     for event in events:
         validate(event)
     # read and hash files before taking the write lock
     resolved = [([resolve(d) for d in e.inputs], [resolve(d) for d in e.outputs]) for e in events]
-    for attempt in range(MAX_ATTEMPTS):
+    names = _lock_names(events, resolved)
+    attempts = 1 if db.in_write() else MAX_ATTEMPTS  # inside a caller's transaction, the caller retries
+    for attempt in range(attempts):
         try:
             with db.write() as s:
+                lock_names(s, names)
                 known: dict = {}  # runs met in this transaction, by (reference_type, reference)
                 return [_record(s, e, inputs, outputs, known) for e, (inputs, outputs) in zip(events, resolved)]
-        except IntegrityError as e:
-            if attempt == MAX_ATTEMPTS - 1 or not is_unique_violation(e):
-                raise
-        except OperationalError as e:  # PostgreSQL deadlocks and serialization failures are retryable
-            if "deadlock" not in str(e).lower() or attempt == MAX_ATTEMPTS - 1:
+        except DBAPIError as e:  # a unique race, a deadlock: run the whole event again
+            if attempt == attempts - 1 or not is_retryable(e):
                 raise
         time.sleep(0.005 * (attempt + 1))
     raise RuntimeError("unreachable")
+
+
+def _lock_names(events: "Sequence[LineageEvent]", resolved: list) -> list[str]:
+    """What concurrent writers of these events could race on: runs, jobs, dataset keys and contents."""
+    names: list[str] = []
+    for e, (inputs, outputs) in zip(events, resolved):
+        names.append(f"run:{e.run.reference_type}:{e.run.run_id}")
+        names.append(f"transform:{e.job.namespace}/{e.job.name}")
+        if e.run.parent is not None:
+            names.append(f"run:{e.run.parent.reference_type or e.run.reference_type}:{e.run.parent.run_id}")
+            if e.run.parent.job is not None:
+                names.append(f"transform:{e.run.parent.job.namespace}/{e.run.parent.job.name}")
+        for rd in [*inputs, *outputs]:
+            names.append(f"key:{rd.key}")
+            if rd.hash:
+                names.append(f"hash:{rd.hash}")
+    return names
 
 
 def _record(

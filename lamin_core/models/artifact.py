@@ -55,7 +55,7 @@ class Artifact(Record):
     # managed data was copied into `.lamindb/` by save() and is removed by delete(permanent=True);
     # unmanaged data was registered in place and is never touched
     managed: Mapped[bool] = mapped_column(default=True)
-    facets: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    facets: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), default=None, index=True)
 

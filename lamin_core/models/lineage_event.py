@@ -23,4 +23,4 @@ class LineageEventRecord(Base):
     producer: Mapped[str | None] = mapped_column(String(500), default=None)
     attempt: Mapped[int | None] = mapped_column(default=None)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)

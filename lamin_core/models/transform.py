@@ -35,7 +35,7 @@ class Transform(Record):
     reference_type: Mapped[str | None] = mapped_column(String(100), default=None)
     version: Mapped[str | None] = mapped_column(String(50), default=None)
     is_latest: Mapped[bool] = mapped_column(default=True)
-    facets: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    facets: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", use_alter=True), default=None)
 

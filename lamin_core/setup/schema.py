@@ -19,11 +19,18 @@ HEAD_REVISION = "0002"  # keep equal to the newest file in migrations/versions (
 
 
 def stored_revision(conn: "Connection") -> str | None:
+    """The Alembic revision of the instance in this database (PostgreSQL: in its current schema only).
+
+    A schema further down the search path (`public`, say) may hold another instance's tables; they are
+    visible to unqualified queries but are not this instance.
+    """
     from sqlalchemy import inspect, text
 
-    if not inspect(conn).has_table("alembic_version"):
+    schema = conn.execute(text("SELECT current_schema()")).scalar() if conn.dialect.name == "postgresql" else None
+    if not inspect(conn).has_table("alembic_version", schema=schema):
         return None
-    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    table = f'"{schema}".alembic_version' if schema else "alembic_version"
+    return conn.execute(text(f"SELECT version_num FROM {table}")).scalar()
 
 
 def create_schema(engine: "Engine") -> bool:
