@@ -1,6 +1,7 @@
 """Wall time of a 200-job Snakemake workflow with and without `--logger lamin` (goal: < 10% overhead).
 
     python benchmarks/snakemake_overhead.py [--samples 100] [--repeats 2] [--cores 2] [--db postgresql://...]
+    python benchmarks/snakemake_overhead.py --db postgresql://postgres@127.0.0.1:5432/test
 
 Each measurement runs `snakemake` from scratch in a fresh copy of the workflow (100 samples x 2 rules, plus
 a merge and the target rule: 202 jobs), alternating plain and recorded runs so that machine noise hits both.
@@ -49,6 +50,29 @@ def snakemake_bin() -> str:
     return str(candidate) if candidate.exists() else "snakemake"
 
 
+def pg_schema(db: str) -> tuple[str, str]:
+    """A fresh schema in the PostgreSQL database `db`, so the benchmark never touches existing tables.
+
+    Returns (URL that uses the schema, schema name)."""
+    import uuid
+
+    import psycopg
+
+    schema = f"bench_snakemake_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in db else "?"
+    return f"{db}{sep}options=-csearch_path%3D{schema},public", schema
+
+
+def drop_pg_schema(db: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 def make_instance(base: Path, db: str | None) -> dict[str, str]:
     env = dict(os.environ, LAMIN_HOME=str(base / "home"))
     storage = base / "storage"
@@ -85,12 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=100, help="jobs = 2 x samples + 2")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--cores", default="2")
-    parser.add_argument("--db", default=None, help="PostgreSQL URL for the instance (default: SQLite)")
+    parser.add_argument(
+        "--db", default=None, help="PostgreSQL database for the instance, used in a throwaway schema (default: SQLite)"
+    )
     args = parser.parse_args(argv)
 
     base = Path(tempfile.mkdtemp(prefix="bench-snakemake-"))
+    db, schema = pg_schema(args.db) if args.db else (None, None)
     try:
-        env = make_instance(base, args.db)
+        env = make_instance(base, db)
         plain: list[tuple[float, float]] = []
         recorded: list[tuple[float, float]] = []
         for n in range(args.repeats):
@@ -114,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     finally:
         shutil.rmtree(base, ignore_errors=True)
+        if schema is not None:
+            drop_pg_schema(args.db, schema)
     return 0
 
 
