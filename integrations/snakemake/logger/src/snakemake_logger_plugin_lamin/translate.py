@@ -106,19 +106,12 @@ class Translator:
             return []
         return handler(record, _time_of(record))
 
-    @property
-    def workflow_run_id(self) -> str | None:
-        return self._workflow.run_id if self._workflow else None
-
-    def job_run_id(self, jobid: int) -> str | None:
-        state = self._jobs.get(jobid)
-        return state.run.run_id if state else None
-
     # -- workflow -----------------------------------------------------------------------------------
 
     def _on_workflow_started(self, record: LogRecord, when: datetime) -> list[LineageEvent]:
         workdir = self.workdir or os.getcwd()
-        snakefile = str(getattr(record, "snakefile_main", None) or getattr(record, "snakefile", "Snakefile"))
+        # `snakefile_main`, not `snakefile` (that one names Snakemake's own workflow.py)
+        snakefile = str(getattr(record, "snakefile_main", None) or "Snakefile")
         snakefile = absolute(snakefile, str(getattr(record, "cwd", None) or workdir))
         configfiles = [str(c) for c in (getattr(record, "configfiles", None) or [])]
         config_dir = str(getattr(record, "cwd", None) or workdir)  # config paths are relative to the launch dir
