@@ -31,6 +31,7 @@ NAME_FIELDS = ("key", "name", "handle", "root")
 TEXT_FIELDS = NAME_FIELDS + ("description",)
 DESCRIPTION_WEIGHT = 0.8  # a match in the description counts less than one in the name
 MIN_SIMILARITY = 0.3  # below this, a fuzzy candidate is noise
+MAX_RESULTS = 5_000  # limit=None: the ranked ids become bound parameters, which SQLite caps at 32,766
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -39,7 +40,7 @@ def searchable_fields(model: type) -> list[str]:
 
 
 def search(qs: "QuerySet", string: str, field: str | list[str] | None = None, limit: int | None = 20) -> "QuerySet":
-    """The records of `qs` that best match `string`, best first (at most `limit`; None: all that match)."""
+    """The records of `qs` that best match `string`, best first (at most `limit`; None: up to MAX_RESULTS)."""
     if not isinstance(string, str):
         raise TypeError(f"search() takes a string, not {type(string).__name__}")
     if qs._limit is not None or qs._offset is not None:
@@ -58,7 +59,9 @@ def search(qs: "QuerySet", string: str, field: str | list[str] | None = None, li
     if not term:
         out = qs.order_by("-id")
         return out[:limit] if limit else out
-    cap = max(5 * limit, 100) if limit else 10**9
+    if limit is None:
+        limit = MAX_RESULTS
+    cap = max(5 * limit, 100)
     rows = _candidates(qs, fields, term, cap, limit)
     ranked = sorted(
         ((score(term, row[1:], fields), row[0]) for row in rows), key=lambda p: (-p[0], -p[1])
@@ -70,7 +73,7 @@ def search(qs: "QuerySet", string: str, field: str | list[str] | None = None, li
     return qs.filter(model.id.in_(ids))._clone(order=(position,))
 
 
-def _candidates(qs: "QuerySet", fields: list[str], term: str, cap: int, limit: int | None) -> list[Any]:
+def _candidates(qs: "QuerySet", fields: list[str], term: str, cap: int, limit: int) -> list[Any]:
     from .lookups import OPERATORS
 
     model = qs.model
@@ -87,7 +90,7 @@ def _candidates(qs: "QuerySet", fields: list[str], term: str, cap: int, limit: i
                     rows[r[0]] = r
         for r in ix.substring_rows(s, base, model, fields, term, cap):
             rows[r[0]] = r
-        if limit is None or len(rows) < limit:
+        if len(rows) < limit:
             for r in ix.fuzzy_rows(s, base, model, fields, term, cap):
                 rows.setdefault(r[0], r)
     return list(rows.values())
