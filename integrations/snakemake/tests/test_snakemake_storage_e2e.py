@@ -62,7 +62,7 @@ def test_invalid_keys_are_refused_before_anything_runs() -> None:
     assert StorageProvider.is_valid_query("lamin://raw/{sample}.csv")
     for query, reason in [
         ("s3://bucket/x", "must start with lamin://"),
-        ("lamin:///abs/x", "starts with '/'"),
+        ("lamin:///abs/x", "absolute path"),
         ("lamin://a/../b", "'..'"),
         ("lamin://a//b", "empty segment"),
         ("lamin://", "empty"),
