@@ -78,3 +78,17 @@ def test_error_event_with_an_unusable_trace_still_fails_the_run():
     error = dict(lines[4], trace={"status": "FAILED"})  # no workdir, no name
     (event,) = to_events(parse_event(error), **NO_DB)
     assert event.event_type == "FAIL" and event.run.reference_type == "nextflow_run"
+
+
+def test_pipeline_names_become_clean_keys():
+    from lamin_nextflow.identity import pipeline_name
+    from lamin_nextflow.records import PipelineMeta
+
+    def name(**kw):
+        return pipeline_name(PipelineMeta("s", "r", **kw))
+
+    assert name(manifest_name="nf-core//rnaseq/") == "nf-core/rnaseq"
+    assert name(manifest_name="../../etc") == "etc"
+    assert name(repository="https://github.com/nf-core/demo.git") == "nf-core/demo"
+    assert name(repository="git@github.com:me/tool.git") == "me/tool"
+    assert name(script_file="/home/alice/proj/main.nf") == "proj/main.nf"  # local scripts: the same from both sources

@@ -30,15 +30,13 @@ PRODUCER = "https://github.com/laminlabs/lamin-core/tree/main/integrations/nextf
 
 
 def pipeline_name(meta: PipelineMeta) -> str:
-    if meta.manifest_name:
-        return meta.manifest_name.strip("/")
-    slug = repository_slug(meta.repository)
-    if slug:
-        return slug
-    if meta.script_file:  # a local script: `<folder>/<script>`, the same from the weblog and the store
+    name = meta.manifest_name or repository_slug(meta.repository)
+    if not name and meta.script_file:  # a local script: `<folder>/<script>`, the same from the weblog and the store
         path = PurePosixPath(meta.script_file.split("://", 1)[-1])
-        return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
-    return "pipeline"
+        name = f"{path.parent.name}/{path.name}"
+    # a Transform key is a clean relative path (interfaces: no empty or `..` segment, no control characters)
+    parts = ["".join(c for c in part if c.isprintable()) for part in (name or "").split("/")]
+    return "/".join(p for p in parts if p not in ("", ".", "..")) or "pipeline"
 
 
 def pipeline_version(meta: PipelineMeta) -> str | None:
