@@ -69,3 +69,17 @@ def test_invalid_keys_are_refused_before_anything_runs() -> None:
     ]:
         result = StorageProvider.is_valid_query(query)
         assert not result and reason in result.reason, (query, result.reason)
+
+
+def test_glob_lists_latest_keys_under_the_constant_prefix(instance, tmp_path: Path) -> None:
+    import logging
+
+    for key, content in [("raw/a.csv", "a\n"), ("raw/b.csv", "b\n"), ("raw/b.csv", "b2\n"), ("other/c.csv", "c\n")]:
+        source = tmp_path / f"{content.strip()}.csv"
+        source.write_text(content)
+        ln.Artifact(source, key=key).save()
+    provider = StorageProvider(local_prefix=tmp_path / "local", logger=logging.getLogger("test"))
+    matches = provider.object("lamin://raw/{sample}.csv").list_candidate_matches()
+    assert sorted(matches) == ["lamin://raw/a.csv", "lamin://raw/b.csv"]  # each key once, not per version
+    assert provider.object("lamin://raw/b.csv").exists()
+    assert not provider.object("lamin://raw/zzz.csv").exists()
