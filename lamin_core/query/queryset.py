@@ -94,9 +94,12 @@ class QuerySet:
             where.append(self.model.branch_id.in_(_visible_branch_ids()))
         if where:
             stmt = stmt.where(*where)
+        sliced = self._limit is not None or self._offset is not None
         if self._order:
             stmt = stmt.order_by(*self._order)
-        elif self._limit is not None or self._offset is not None:
+            if sliced:
+                stmt = stmt.order_by(self.model.id)  # ties broken: pages neither overlap nor skip rows
+        elif sliced:
             stmt = stmt.order_by(self.model.id)  # slices must be deterministic
         if self._offset:
             stmt = stmt.offset(self._offset)
@@ -154,11 +157,11 @@ class QuerySet:
         return rows[0] if rows else None
 
     def last(self) -> Any:
-        qs = self if self._order else self.order_by("-id")
-        if self._order:
-            rows = list(qs._fetch())
+        reverse = _reversed(self._order) if self._order else (self.model.id.desc(),)
+        if reverse is None or self._limit is not None or self._offset is not None:
+            rows = list(self._fetch())  # an order that can't be flipped, or a slice: evaluate it
             return rows[-1] if rows else None
-        rows = qs[:1]._fetch()
+        rows = self._clone(order=reverse)[:1]._fetch()
         return rows[0] if rows else None
 
     def one(self) -> Any:
@@ -256,6 +259,19 @@ class QuerySet:
         from .search import lookup
 
         return lookup(self, field)
+
+
+def _reversed(order: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The opposite of an order made by order_by() (None if it holds anything else, a search's rank say)."""
+    from sqlalchemy.sql import operators
+    from sqlalchemy.sql.elements import UnaryExpression
+
+    out = []
+    for o in order:
+        if not isinstance(o, UnaryExpression) or o.modifier not in (operators.asc_op, operators.desc_op):
+            return None
+        out.append(o.element.desc() if o.modifier is operators.asc_op else o.element.asc())
+    return tuple(out)
 
 
 def _visible_branch_ids() -> list[int]:
