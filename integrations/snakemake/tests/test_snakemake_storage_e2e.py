@@ -15,28 +15,30 @@ storage lamin:
     provider="lamin"
 
 rule all:
-    input: storage.lamin("lamin://clean/a.txt")
+    input: storage.lamin(expand("lamin://clean/{s}.txt", s=["a", "b"]))
 
 rule clean:
-    input: storage.lamin("lamin://raw/a.txt")
-    output: storage.lamin("lamin://clean/a.txt")
+    input: storage.lamin("lamin://raw/{s}.txt")
+    output: storage.lamin("lamin://clean/{s}.txt")
     shell: "tr a-z A-Z < {input} > {output}"
 """
 
 
-def save_raw(tmp_path: Path, content: str) -> ln.Artifact:
-    source = tmp_path / f"raw-{len(content)}.txt"
+def save_raw(tmp_path: Path, content: str, key: str = "raw/a.txt") -> ln.Artifact:
+    source = tmp_path / f"raw-{len(content)}-{key.replace('/', '_')}"
     source.write_text(content)
-    return ln.Artifact(source, key="raw/a.txt").save()
+    return ln.Artifact(source, key=key).save()
 
 
 def test_storage_reads_latest_version_and_writes_versions(instance, tmp_path: Path) -> None:
     raw_v1 = save_raw(tmp_path, "hello\n")
+    save_raw(tmp_path, "bravo\n", key="raw/b.txt")
     wd = write_workflow(tmp_path / "wf", SNAKEFILE)
-    run_snakemake(wd, instance, "--cores", "1")
+    run_snakemake(wd, instance, "--cores", "4")  # both jobs fetch and save at the same time
 
     clean = ln.Artifact.get(key="clean/a.txt")
     assert Path(clean.cache()).read_text() == "HELLO\n"
+    assert Path(ln.Artifact.get(key="clean/b.txt").cache()).read_text() == "BRAVO\n"
     assert clean.storage.root == str(instance.storage_root)  # saved into the instance, not the workdir
     job = clean.run  # tracked by the run of the job that wrote it ...
     assert job.transform.key == f"snakemake/{wd.name}/Snakefile:clean" and job.status == "completed"
@@ -45,17 +47,18 @@ def test_storage_reads_latest_version_and_writes_versions(instance, tmp_path: Pa
     assert not ln.Artifact.filter(key__contains=".snakemake").exists()  # Snakemake's local copies: not artifacts
 
     # existence and mtime come from the registry: nothing changed, nothing reruns
-    done = run_snakemake(wd, instance, "--cores", "1")
+    done = run_snakemake(wd, instance, "--cores", "4")
     assert "Nothing to be done" in done.stdout + done.stderr
     assert ln.Artifact.filter(key="clean/a.txt").count() == 1
 
     # a new version of the input makes the job rerun: its output is a new version at the same key
     raw_v2 = save_raw(tmp_path, "hello again\n")
-    run_snakemake(wd, instance, "--cores", "1")
+    run_snakemake(wd, instance, "--cores", "4")
     versions = ln.Artifact.filter(key="clean/a.txt").order_by("created_at").to_list()
     assert len(versions) == 2 and versions[1].is_latest and not versions[0].is_latest
     assert Path(versions[1].cache()).read_text() == "HELLO AGAIN\n"
     assert [a.uid for a in versions[1].run.input_artifacts] == [raw_v2.uid]
+    assert ln.Artifact.filter(key="clean/b.txt").count() == 1  # its input did not change: not rerun
 
 
 def test_invalid_keys_are_refused_before_anything_runs() -> None:
