@@ -33,6 +33,7 @@ INDEXED: dict[str, tuple[str, ...]] = {
 }
 FUZZY_TRIGRAM_CAP = 5_000  # a trigram in more rows than this is too common to find typo candidates with
 FUZZY_THRESHOLD = 0.4  # pg_trgm word similarity below this is not a candidate
+FUZZY_POOL = 1_000  # PostgreSQL: similar rows whose similarity is computed and compared
 SCAN_CAP = 5_000  # registries without an index: rank at most this many of the newest rows
 
 _available: dict[tuple[str, str], bool] = {}
@@ -162,8 +163,15 @@ def fuzzy_rows(s: "Session", base: "Select[Any]", model: type, fields: list[str]
         q = bindparam("fuzzy_term", term)
         cols = [getattr(model, f) for f in fields]
         near = or_(*[q.op("<%")(c) for c in cols])
-        sim = func.greatest(*[func.word_similarity(q, c) for c in cols]) if len(cols) > 1 else func.word_similarity(q, cols[0])
-        return list(s.execute(base.where(near).order_by(sim.desc(), model.id.desc()).limit(cap)))
+        # the newest FUZZY_POOL similar rows (a walk down the primary key when the term's trigrams are in
+        # every row, the GIN index when they are rare), then the most similar of those
+        pool = base.add_columns(*[func.word_similarity(q, c).label(f"_sim{i}") for i, c in enumerate(cols)])
+        pool = pool.where(near).order_by(model.id.desc()).limit(max(FUZZY_POOL, cap)).subquery()
+        sims = [func.coalesce(pool.c[f"_sim{i}"], 0) for i in range(len(cols))]
+        best = func.greatest(*sims) if len(sims) > 1 else sims[0]
+        names = [c.name for c in pool.c if not c.name.startswith("_sim")]
+        stmt = select(*[pool.c[n] for n in names]).order_by(best.desc(), pool.c[names[0]].desc()).limit(cap)
+        return list(s.execute(stmt))
     if dialect == "sqlite" and indexed and len(term) >= 3:
         ids = _sqlite_trigram_candidates(s, t, fields, term, cap)
         if not ids:
