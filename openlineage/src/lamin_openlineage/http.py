@@ -39,7 +39,7 @@ import json
 import logging
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from starlette.responses import JSONResponse
 
@@ -198,32 +198,12 @@ async def run_blocking(request: Request, fn: Callable[..., T], *args: Any) -> T:
     return await to_thread.run_sync(fn, *args, limiter=request.app.state.db_limiter)
 
 
-def recorded_body(recorded: Any) -> dict[str, Any]:
-    """What the server answers about a recorded event: enough for a producer to find the run again."""
-    run = recorded.run
-    return {
-        "status": "created" if recorded.is_new else "exists",
-        "run": {"uid": getattr(run, "uid", None), "reference": getattr(run, "reference", None)},
-    }
-
-
-def record_sync(events: Sequence[LineageEvent]) -> list[dict[str, Any]]:
-    """`record()` each event in order (blocking) and describe the results.
-
-    The answer is built here, in the worker thread, so that the event loop never touches an ORM object
-    (a lazy attribute would run a query on the loop).
-    """
-    from lamin_core.lineage import record
-
-    out = []
-    for e in events:
-        recorded = record(e)
-        out.append({**recorded_body(recorded), "is_new": recorded.is_new})
-    return out
-
-
 async def record_event(request: Request, event: LineageEvent) -> JSONResponse:
-    """Record one event off the event loop: 201 when it was new, 200 when the instance already had it."""
-    (body,) = await run_blocking(request, record_sync, [event])
+    """Record one event off the event loop: 201 when it was new, 200 when the instance already had it.
+
+    Goes through the server's group-commit queue (`lamin_openlineage.batching`): under load, events that
+    wait together are written in one transaction; each request still gets its own answer or error.
+    """
+    body = dict(await request.app.state.batcher.record(event))
     is_new = body.pop("is_new")
     return JSONResponse(body, status_code=201 if is_new else 200)

@@ -26,6 +26,7 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from .batching import Batcher
 from .http import GuardMiddleware, HTTPError, ServerConfig, json_error, read_json, record_event
 
 if TYPE_CHECKING:
@@ -69,6 +70,13 @@ async def _value_error(request: Request, exc: Exception) -> JSONResponse:
     return json_error(400, str(exc) or type(exc).__name__, getattr(exc, "field", None))
 
 
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    # the database refused a value the schema let through (a NUL byte in a description for PostgreSQL,
+    # a number out of range): the client's data, not the server, is at fault
+    orig = getattr(exc, "orig", exc)
+    return json_error(400, f"the database refused a value of this event: {str(orig).splitlines()[0][:300]}")
+
+
 async def _starlette_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     return json_error(exc.status_code, exc.detail or "error", headers=getattr(exc, "headers", None))
@@ -103,6 +111,7 @@ def create_app(
 ) -> Starlette:
     """The ASGI app of `lamin serve` (also usable under any ASGI server, or with httpx/TestClient)."""
     from anyio import CapacityLimiter
+    from sqlalchemy.exc import DataError
 
     routes: list[BaseRoute] = [
         Route("/api/v1/lineage", post_lineage, methods=["POST"]),
@@ -117,12 +126,15 @@ def create_app(
         exception_handlers={
             HTTPError: _http_error,
             ValueError: _value_error,
+            DataError: _data_error,
             HTTPException: _starlette_error,
             Exception: _server_error,
         },
     )
+    threads = db_concurrency or default_db_concurrency()
     app.state.config = config
-    app.state.db_limiter = CapacityLimiter(db_concurrency or default_db_concurrency())
+    app.state.db_limiter = CapacityLimiter(threads)
+    app.state.batcher = Batcher(app.state.db_limiter, workers=threads)
     return app
 
 

@@ -70,6 +70,8 @@ def validate(d: Any) -> None:
         prefix = e.name if isinstance(e.name, str) else "data"
         if detail.startswith(prefix):
             detail = (field or "event") + detail[len(prefix) :]
+        if e.rule == "pattern":
+            detail = f"{field} must not contain control characters (NUL, tab, newline, ...)"
         if e.rule == "format" and e.rule_definition == "date-time":
             detail = f"{field} must be an ISO 8601 date-time, got {e.value!r}"[:300]
         raise OpenLineageEventError(detail, field or None) from None
