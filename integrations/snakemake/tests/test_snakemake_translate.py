@@ -252,3 +252,21 @@ def test_a_server_that_is_not_a_url_fails_before_anything_runs() -> None:
 
     with pytest.raises(WorkflowError, match="must be an http"):
         LogHandler(SimpleNamespace(dryrun=False), LogHandlerSettings(server="dbhost:8000"))
+
+
+def test_snakemake_finds_both_plugins_without_loading_lamin_core() -> None:
+    # Snakemake imports every installed plugin module whenever it starts, even for `--help`
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from snakemake_interface_logger_plugins.registry import LoggerPluginRegistry\n"
+        "from snakemake_interface_storage_plugins.registry import StoragePluginRegistry\n"
+        "assert LoggerPluginRegistry().is_installed('lamin')\n"
+        "assert StoragePluginRegistry().is_installed('lamin')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lamin_core', 'sqlalchemy')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
