@@ -176,3 +176,15 @@ def test_trace_and_lineage_store_named_on_the_command_line(run_dir, tmp_path):
     result = plan(find_sources(folder, trace_files=[trace], lineage_store=elsewhere / "store"))
     assert result.exit_code == 0 and result.tasks == 4
     assert result.assembly.runs[0].status == "completed"
+
+
+def test_resume_that_reused_every_task_adds_no_duplicate_tasks(run_dir):
+    folder = run_dir("resume")
+    traces = sorted((folder / "results" / "pipeline_info").glob("*.txt"))
+    second = traces[1]
+    lines = second.read_text().splitlines()  # keep the resumed run's cached rows only
+    second.write_text("\n".join([lines[0]] + [line for line in lines[1:] if "\tCACHED\t" in line]) + "\n")
+    result = _plan(folder)
+    first, resumed = result.assembly.runs
+    assert len(first.tasks) == 3 and len({t.hash for t in first.tasks}) == 3
+    assert [t.process for t in resumed.tasks] == ["NFCORE_DEMO:DEMO:MULTIQC"]  # from the lineage store

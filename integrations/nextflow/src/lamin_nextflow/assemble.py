@@ -161,6 +161,11 @@ def _owner_by_time(rows: list[TaskAttempt], bundles: dict[str, PipelineBundle]) 
     return max(fits, key=lambda k: bundles[k].meta.start) if fits else None  # the latest run started before it
 
 
+def _first_time(trace: TraceFile) -> float:
+    times = [t.timestamp() for r in trace.rows for t in (r.submit, r.start) if t]
+    return min(times) if times else 0.0
+
+
 def _chain_attempts(rows: list[TaskAttempt], records: dict[str, TaskRecord]) -> list[Task]:
     """Group attempts: a later attempt continues the open task of the same name whose last attempt failed with
     RETRY (or, in the default trace, which has no attempt and error_action columns, failed at all)."""
@@ -202,7 +207,7 @@ def assemble(
 
     # 1. every trace row gets its full hash and its run
     rows_by_run: dict[str, list[TaskAttempt]] = {}
-    for trace in traces:
+    for trace in sorted(traces, key=_first_time):  # earlier runs first: they own the tasks later runs reuse
         usable = []
         for row in trace.rows:
             row.hash = _resolve_hash(row, known) or by_task_id.get(row.task_id or "")
@@ -217,6 +222,8 @@ def assemble(
                     )
                 )
         own = [r.hash for r in usable if not r.cached and r.hash]
+        if usable and not own and all(r.hash in owners for r in usable):
+            continue  # a -resume that reused every task: the earlier runs hold them, nothing here is new
         run = _owner(own or [r.hash for r in usable if r.hash], owners) or _owner_by_time(usable, bundles)
         if run is None and len(bundles) == 1:
             run = next(iter(bundles))
@@ -229,7 +236,7 @@ def assemble(
             continue
         bundles[run].has_trace = True
         for row in usable:
-            if row.cached and row.hash in owners and owners[row.hash] != run:
+            if row.cached and row.hash in owners:
                 continue  # a -resume reuses a task of an earlier run: that run holds it
             rows_by_run.setdefault(run, []).append(row)
             owners.setdefault(row.hash or "", run)

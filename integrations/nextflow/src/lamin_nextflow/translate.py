@@ -206,8 +206,10 @@ class Translator:
         terminal = {"completed": "COMPLETE", "errored": "FAIL"}.get(status or "")
         if terminal:
             if terminal == "FAIL" and not run.error_message:
-                failed = [t.name for t in bundle.failed_tasks()]
-                message = f"Process `{failed[0]}` failed" if failed else "the run ended with an error"
+                failed = bundle.failed_tasks()
+                message = (
+                    attempt_error(failed[0].attempts[-1], failed[0].name) if failed else "the run ended with an error"
+                )
                 run = replace(run, error_message=message)
             self.out.events.append(make_event(terminal, end or start, job, run))
         # files in an event of their own, as for tasks: the weblog's START and COMPLETE have the same
