@@ -197,3 +197,34 @@ def test_track_path_notebook_version_ignores_outputs(instance, tmp_path):
     assert run1.transform.kind == "notebook" and run1.transform.key == "analysis.ipynb"
     assert run2.transform.uid == run1.transform.uid  # executing a notebook is not a new version
     assert '"hi\\n"' in ln.Run.get(run2.id).report.cache().read_text()  # the report keeps the outputs
+
+
+FLOWS_KILLED = """
+import threading, time
+import lamin_core as ln
+
+@ln.flow()
+def background() -> None:
+    time.sleep(60)
+
+@ln.flow()
+def foreground() -> None:
+    print("ready", flush=True)
+    time.sleep(60)
+
+threading.Thread(target=background, daemon=True).start()
+time.sleep(0.2)
+foreground()
+"""
+
+
+def test_flows_of_a_terminated_process_are_aborted(instance, tmp_path):
+    script = write(tmp_path / "flows_killed.py", FLOWS_KILLED)
+    proc = subprocess.Popen([PY, str(script)], env=instance.env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    runs = {r.transform.key.rsplit(".", 1)[-1]: r for r in ln.Run.filter(transform__key__startswith="flows_killed.")}
+    assert set(runs) == {"background", "foreground"}
+    assert all(r.status == "aborted" and r.finished_at is not None for r in runs.values())

@@ -31,6 +31,7 @@ import functools
 import inspect
 import logging
 import os
+import threading
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
@@ -123,8 +124,10 @@ class _Call:
         self.run: "Run | None" = None
         self.pending: context.PendingRun | None = None
         if spec.decorator == "flow":
+            _watch_exit()
             self.run = _record([self.start_event])[0]
             self.token = context.set_current_run(self.run)
+            _open_calls[id(self)] = self
         else:
             self.pending = context.PendingRun(reference, REFERENCE_TYPE, job, self._materialize)
             self.token = context.set_current_run(self.pending)
@@ -135,7 +138,10 @@ class _Call:
             raise
 
     def _materialize(self) -> "Run":
-        return _record([self.start_event])[0]
+        _watch_exit()
+        run = _record([self.start_event])[0]
+        _open_calls[id(self)] = self
+        return run
 
     def complete(self, result: Any) -> None:
         try:
@@ -159,6 +165,7 @@ class _Call:
     def _finish(self, event_type: str, message: str | None) -> None:
         from dataclasses import replace
 
+        _open_calls.pop(id(self), None)
         start = self.start_event
         info = replace(start.run, params=None, parent=None, error_message=message)
         end = replace(start, event_type=event_type, event_time=_now(start.event_time), run=info)
@@ -169,6 +176,33 @@ class _Call:
 
 
 PRODUCER = "lamin_core.tracking.functions"
+# calls whose START is recorded and whose end is not: closed as aborted if the process exits under them
+# (a daemon thread's flow when the main thread ends; SIGTERM reaches flows in the main thread as SystemExit)
+_open_calls: dict[int, _Call] = {}
+_exit_state: dict[str, Any] = {"pid": None, "signals": False}
+
+
+def _watch_exit() -> None:
+    if _exit_state["pid"] != os.getpid():
+        import atexit
+
+        _exit_state["pid"] = os.getpid()
+        atexit.register(_abort_open_calls)
+    if not _exit_state["signals"] and threading.current_thread() is threading.main_thread():
+        from .track import install_signal_handlers
+
+        install_signal_handlers()  # only the main thread may; a flow in another thread tries again later
+        _exit_state["signals"] = True
+
+
+def _abort_open_calls() -> None:
+    if _exit_state["pid"] != os.getpid():
+        return  # a forked child does not own its parent's calls
+    for call in list(_open_calls.values()):
+        try:
+            call._finish("ABORT", "the process exited while this call was running")
+        except Exception as e:
+            logger.warning("could not mark a run of %s aborted: %s", call.spec.job().name, e)
 
 
 def _record(events: "list[LineageEvent]") -> "list[Run]":
