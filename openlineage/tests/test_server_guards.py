@@ -116,3 +116,45 @@ def test_unknown_paths_and_methods_answer_json(client: TestClient) -> None:
     assert r.status_code == 404 and "error" in r.json()
     r = client.get(URL, headers=auth())
     assert r.status_code == 405 and "error" in r.json()
+
+
+def test_plugin_routes_share_auth_limits_and_errors() -> None:
+    """What a route mounted through `lamin_core.routes` gets from the server (the Nextflow weblog relies on it)."""
+    from lamin_openlineage.http import HTTPError, read_json
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def plugin(request: Any) -> JSONResponse:
+        body = await read_json(request)
+        if "runName" not in body:
+            raise HTTPError(400, "runName is required", field="runName")
+        if body["runName"] == "bad":
+            raise ValueError("run names may not be 'bad'")
+        return JSONResponse({"ok": True}, status_code=201)
+
+    app = create_app(token=TOKEN, max_body_bytes=1024, load_plugins=False)
+    app.router.routes.append(Route("/api/v1/plugin", plugin, methods=["POST"]))
+    basic = {"Authorization": "Basic " + base64.b64encode(f"lamin:{TOKEN}".encode()).decode()}
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert c.post("/api/v1/plugin", json={"runName": "x"}).status_code == 401
+        assert c.post("/api/v1/plugin", json={"runName": "x"}, headers=basic).status_code == 201
+        r = c.post("/api/v1/plugin", json={}, headers=auth())
+        assert r.status_code == 400 and r.json() == {"error": "runName is required", "field": "runName"}
+        r = c.post("/api/v1/plugin", json={"runName": "bad"}, headers=auth())
+        assert r.status_code == 400 and "may not be" in r.json()["error"]
+        assert c.post("/api/v1/plugin", content=b"{" + b" " * 2000 + b"}", headers=auth()).status_code == 413
+
+
+def test_serve_cli_refuses_without_an_instance(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    lamin = str(Path(sys.executable).parent / "lamin")
+    env = {**os.environ, "LAMIN_HOME": str(tmp_path / "empty")}
+    env.pop("LAMIN_INSTANCE", None)
+    out = subprocess.run([lamin, "serve", "--port", "0"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "no instance is connected" in out.stderr and "Traceback" not in out.stderr
+    out = subprocess.run([lamin, "serve", "--max-body-mb", "0"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--max-body-mb" in out.stderr
