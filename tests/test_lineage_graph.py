@@ -116,3 +116,16 @@ def test_bad_arguments(instance, tmp_path):
         saved.view_lineage(depth=0)
     with pytest.raises(TypeError):
         build_graph("not a record")
+
+
+def test_collection_graph_is_that_of_its_artifacts(instance, tmp_path):
+    from lamin_core.lineage.graph import view_lineage
+
+    arts = chain(tmp_path)
+    collection = ln.Collection(key="calls", artifacts=[arts["x.vcf"], arts["report.html"]]).save()
+    graph = view_lineage(collection, depth=1, filename=tmp_path / "c.svg")
+    text = graph.to_text()
+    assert text.startswith("collection calls") and "member artifact x.vcf" in text and "member artifact report.html" in text
+    assert "from run eng/call" in text and "input artifact x.bam" in text
+    assert "raw.fq" not in text  # one run back from each member, not two
+    assert "calls" in (tmp_path / "c.svg").read_text()

@@ -5,7 +5,7 @@ The graph goes upstream from the record: an artifact's run, that run's inputs, t
 tracked script is one artifact, so the two runs meet). Runs also show the run that initiated them (a
 step its flow, a flow the tracked script), dashed. A run's own outputs are shown too.
 `transform.view_lineage()` folds the graph of the transform's runs to transforms: which transforms
-fed this one.
+fed this one. A collection's graph is that of its artifacts.
 
 Rendering: Graphviz `dot` to SVG or PNG (inline in Jupyter via `_repr_svg_`), and a plain-text tree
 where `dot` is missing or a terminal is all there is. The graph is built with one query per level and
@@ -31,8 +31,8 @@ MAX_ANCESTORS = 10
 
 @dataclass
 class Node:
-    id: str  # "a12", "r5", "t3"
-    kind: str  # artifact, run, transform
+    id: str  # "a12", "r5", "t3", "c2"
+    kind: str  # artifact, run, transform, collection
     label: str
     uid: str
     status: str | None = None
@@ -113,7 +113,12 @@ class LineageGraph:
             ups = parents.get(node_id, [])
             for i, (up, kind) in enumerate(ups):
                 last = i == len(ups) - 1
-                verb = "initiated by" if kind == "initiated" else ("input" if self.nodes[up].kind == "artifact" else "from")
+                if kind == "initiated":
+                    verb = "initiated by"
+                elif self.nodes[node_id].kind == "collection":
+                    verb = "member"
+                else:
+                    verb = "input" if self.nodes[up].kind == "artifact" else "from"
                 repeat = up in seen
                 lines.append(f"{prefix}{'└── ' if last else '├── '}{verb} {self._describe(up)}{' (see above)' if repeat else ''}")
                 if not repeat:
@@ -181,14 +186,22 @@ def _transform_node(t: "Transform") -> Node:
 
 def build_graph(record: Any, depth: int = 3) -> LineageGraph:
     """The upstream lineage of an Artifact, Run or Transform, `depth` runs deep."""
-    from ..models import Artifact, Run, Transform
+    from ..models import Artifact, Collection, Run, Transform
 
     if not isinstance(depth, int) or depth < 1:
         raise ValueError(f"depth must be a positive integer, not {depth!r}")
-    if not isinstance(record, (Artifact, Run, Transform)):
-        raise TypeError(f"view_lineage() takes an Artifact, a Run or a Transform, not {type(record).__name__}")
+    if not isinstance(record, (Artifact, Run, Transform, Collection)):
+        raise TypeError(f"view_lineage() takes an Artifact, a Run, a Transform or a Collection, not {type(record).__name__}")
     if record.id is None:
         raise ValueError("save the record before viewing its lineage")
+    if isinstance(record, Collection):
+        graph = LineageGraph(focus=f"c{record.id}")
+        graph.nodes[graph.focus] = Node(id=graph.focus, kind="collection", label=record.key, uid=record.uid)
+        members = list(record.artifacts)
+        for a in members:
+            graph.add_edge(f"a{a.id}", graph.focus)
+        _expand(graph, artifacts=members, runs=[], depth=depth)
+        return graph
     if isinstance(record, Artifact):
         graph = LineageGraph(focus=f"a{record.id}")
         _expand(graph, artifacts=[record], runs=[], depth=depth)
