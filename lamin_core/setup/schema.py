@@ -64,9 +64,15 @@ def _create_tables(conn: "Connection", metadata: "MetaData") -> None:
         return
     # SQLite can't ALTER a foreign key in later, and create_all drops cyclic ones at random (it depends on
     # hash order); SQLite doesn't need referenced tables to exist yet, so every constraint goes inline.
+    # A fresh copy of the tables: creating a PostgreSQL schema in this process marks the shared
+    # constraint objects "added later by ALTER", which would leave them out here.
+    from sqlalchemy import MetaData
     from sqlalchemy.schema import CreateIndex, CreateTable
 
+    copy = MetaData(naming_convention=metadata.naming_convention)
     for table in metadata.tables.values():
+        table.to_metadata(copy)
+    for table in copy.tables.values():
         conn.execute(CreateTable(table, include_foreign_key_constraints=table.foreign_key_constraints))
         for index in table.indexes:
             conn.execute(CreateIndex(index))
