@@ -7,6 +7,7 @@ store); everything here turns them into one form, or None when the text is not u
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
@@ -65,7 +66,10 @@ def parse_epoch_ms(value: Any) -> datetime | None:
         return None
     if ms <= 0:
         return None
-    return datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
+    try:
+        return datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
+    except (OverflowError, ValueError, OSError):  # beyond the years a datetime holds: not a real time
+        return None
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -99,7 +103,7 @@ def parse_size(value: Any) -> int | None:
     if not match:
         return None
     unit = (match.group(2) or "B").upper()
-    return int(round(float(match.group(1)) * _SIZE_UNITS[unit]))
+    return _finite_int(float(match.group(1)) * _SIZE_UNITS[unit])
 
 
 def parse_duration_ms(value: Any) -> int | None:
@@ -110,11 +114,16 @@ def parse_duration_ms(value: Any) -> int | None:
         return int(value)
     text = str(value).strip()
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
-        return int(float(text))
+        return _finite_int(float(text))
     parts = _DURATION_PART.findall(text)
     if not parts or _DURATION_PART.sub("", text).strip():
         return None
-    return int(round(sum(float(num) * _DURATION_UNITS[unit] for num, unit in parts)))
+    return _finite_int(sum(float(num) * _DURATION_UNITS[unit] for num, unit in parts))
+
+
+def _finite_int(value: float) -> int | None:
+    """Rounded, or None for a number too large to be a real size or duration (inf after float())."""
+    return int(round(value)) if math.isfinite(value) else None
 
 
 def parse_percent(value: Any) -> float | None:
@@ -131,7 +140,7 @@ def parse_int(value: Any) -> int | None:
         return None
     try:
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

@@ -124,7 +124,10 @@ def parse_trace(path: Path) -> TraceFile:
     except OSError as exc:
         result.skipped.append(Skipped(str(path), f"cannot read the trace file ({exc.strerror or exc})"))
         return result
-    lines = text.splitlines()
+    # rows end with "\n" only: str.splitlines() would also split inside cells at \x1c-\x1e, \x85, \u2028
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
     if not lines or not looks_like_trace(lines[0]):
         result.skipped.append(Skipped(str(path), "not a Nextflow trace file (no trace header on the first line)"))
         return result
