@@ -228,3 +228,16 @@ def test_flows_of_a_terminated_process_are_aborted(instance, tmp_path):
     runs = {r.transform.key.rsplit(".", 1)[-1]: r for r in ln.Run.filter(transform__key__startswith="flows_killed.")}
     assert set(runs) == {"background", "foreground"}
     assert all(r.status == "aborted" and r.finished_at is not None for r in runs.values())
+
+
+def test_a_run_of_another_instance_is_never_closed_in_the_connected_one(instance, tmp_path):
+    from lamin_core.setup import init
+
+    first = ln.track(transform=ln.Transform(key="first.py", kind="script"))
+    init(storage=str(tmp_path / "second-storage"), name="second")  # connects to a new instance
+    victim_transform = ln.Transform(key="victim", kind="pipeline").save()
+    victim = ln.Run(victim_transform).save()
+    assert victim.id == first.id  # the same row id in the other database
+    ln.finish()
+    assert ln.Run.get(victim.id).status == "started"  # untouched
+

@@ -50,6 +50,7 @@ class _Tracked:
     source: "Source | None"
     pid: int
     started: float
+    instance_uid: str  # the run's instance: after `ln.connect(other)` the run must not be closed there
     done: bool = False
 
 
@@ -119,7 +120,7 @@ def track(
         run.plan_id = plan_artifact.id if plan_artifact is not None else None
         s.add(run)
         s.flush()
-    _state["tracked"] = _Tracked(run=run, source=source, pid=os.getpid(), started=time.monotonic())
+    _state["tracked"] = _Tracked(run=run, source=source, pid=os.getpid(), started=time.monotonic(), instance_uid=db.settings().uid)
     context.set_process_run(run)
     _install_hooks()
     logger.info("→ tracking %s %r (Transform %s), started Run %s", t.kind, t.key, t.uid, run.uid)
@@ -178,6 +179,11 @@ def _close(
             return tracked.run
         tracked.done = True
     run = tracked.run
+    if context.process_run() is run:
+        context.set_process_run(None)
+    if db.settings().uid != tracked.instance_uid:
+        logger.warning("run %s belongs to another instance than the connected one: left %s", run.uid, run.status)
+        return run
     values: dict[str, Any] = {"status": status, "finished_at": datetime.now(timezone.utc)}
     facets = dict(run.facets or {})
     if reason:
@@ -195,8 +201,6 @@ def _close(
 
     for name, value in values.items():
         set_committed_value(run, name, value)
-    if context.process_run() is run:
-        context.set_process_run(None)
     return run
 
 
