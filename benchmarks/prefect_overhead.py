@@ -5,7 +5,8 @@
 Each task writes a small file (new content every run, so every run registers new artifact versions: the
 adapter's worst case) and returns its path; a last task reads them all. Runs alternate plain / lamin
 after one warm-up each (Prefect's server start-up is excluded). Prints medians and the overhead.
-Everything lives in temporary folders (PREFECT_HOME, LAMIN_HOME, storage); nothing is left behind.
+Wall time is what the goal (<10%) is about; this process's CPU time is printed too because it is steadier
+on a busy machine. Everything lives in temporary folders (PREFECT_HOME, LAMIN_HOME, storage); nothing is left behind.
 """
 
 from __future__ import annotations
@@ -44,13 +45,39 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+_schema: str | None = None
+
+
+def _fresh_schema(url: str) -> str:
+    """A schema of its own in the given PostgreSQL database, dropped when the benchmark ends."""
+    import atexit
+
+    import psycopg
+
+    global _schema
+    _schema = f"lamin_bench_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{_schema}"')
+
+    def drop() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{_schema}" CASCADE')
+
+    atexit.register(drop)
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{_schema},public"
+
+
 def _run(args: argparse.Namespace, tmp: Path) -> int:
     import prefect
 
     import lamin_core as ln
     import lamin_prefect
 
-    ln.setup.init(storage=str(tmp / "storage"), db=args.db, name=f"bench-{os.getpid()}")
+    db = args.db
+    if db is not None and db.startswith("postgresql"):
+        db = _fresh_schema(db)  # never write into a shared database's public schema
+    ln.setup.init(storage=str(tmp / "storage"), db=db, name=f"bench-{os.getpid()}")
     data = tmp / "data"
     data.mkdir()
 
@@ -81,6 +108,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
     lamin = make(lamin_prefect.task, lamin_prefect.flow, "bench-lamin")
 
     times: dict[str, list[float]] = {"plain": [], "lamin": []}
+    cpu: dict[str, list[float]] = {"plain": [], "lamin": []}  # this process's CPU: steadier on a busy machine
     run = 0
     for label, fl in (("plain", plain), ("lamin", lamin)):  # warm-up: server start, imports, first writes
         run += 1
@@ -88,9 +116,10 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
     for _ in range(args.repeat):
         for label, fl in (("plain", plain), ("lamin", lamin)):
             run += 1
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fl(str(data / label), run)
             times[label].append(time.perf_counter() - t0)
+            cpu[label].append(time.process_time() - c0)
 
     n_runs = ln.Run.filter(reference_type="prefect_task_run").count()
     plain_s, lamin_s = statistics.median(times["plain"]), statistics.median(times["lamin"])
@@ -100,6 +129,8 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
     print(f"plain prefect : median {plain_s:.3f} s  (runs: {', '.join(f'{t:.2f}' for t in times['plain'])})")
     print(f"lamin_prefect : median {lamin_s:.3f} s  (runs: {', '.join(f'{t:.2f}' for t in times['lamin'])})")
     print(f"overhead      : {overhead:+.1f} %  ({(lamin_s - plain_s) / args.tasks * 1000:+.1f} ms per task)")
+    plain_c, lamin_c = statistics.median(cpu["plain"]), statistics.median(cpu["lamin"])
+    print(f"cpu (this process): plain {plain_c:.3f} s, lamin {lamin_c:.3f} s, overhead {(lamin_c - plain_c) / plain_c * 100:+.1f} %")
     print(f"recorded      : {n_runs} task runs, {ln.Artifact.filter().count()} artifacts")
     return 0
 

@@ -7,11 +7,18 @@ an artifact there counts as an input of it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
+
+
+def pending_run(reference: str, reference_type: str, job: Any, materialize: Callable[[], Any]) -> Any:
+    """A run the core records (via `materialize`) only when something inside the task needs it."""
+    from lamin_core.tracking.context import PendingRun
+
+    return PendingRun(reference, reference_type, job, materialize)
 
 
 def enter_run(run: Any) -> Any:
-    """Make `run` (a core Run, or None when recording failed) current; returns a token for `exit_run`."""
+    """Make `run` (a core Run or PendingRun; None when recording failed) current; returns a token."""
     if run is None:
         return None
     from lamin_core.tracking.context import set_current_run

@@ -1,7 +1,7 @@
 """Hand LineageEvents to the core's recording path, and make sure no run stays `started` forever.
 
-`emit()` is the only place this package records anything: by default it calls
-`lamin_core.lineage.record()`. Tests (and users who want to inspect what would be recorded) can route
+`emit()` (now) and `emit_later()` (on the background writer, see `_writer.py`) are the only places this
+package records anything: by default through `lamin_core.lineage.record()` / `record_many()`. Tests (and users who want to inspect what would be recorded) can route
 events elsewhere with `record_to(callable)`.
 
 Lineage is a side effect of the user's pipeline: a recording error is logged, never raised into the
@@ -15,25 +15,43 @@ import logging
 import os
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
 from lamin_core.lineage import LineageEvent, RunInfo
+
+from ._writer import Writer
 
 logger = logging.getLogger("lamin_prefect")
 
 Sink = Callable[[LineageEvent], Any]
 _sink: Sink | None = None
 _lock = threading.Lock()
-# runs we sent START for and no terminal event yet: (reference_type, run_id) -> (START event, flow run id)
-_open_runs: dict[tuple[str, str], tuple[LineageEvent, str | None]] = {}
+
+
+@dataclass
+class _Open:
+    start: LineageEvent
+    flow_run_id: str | None
+    recorded: bool  # False: START is deferred (recorded together with the run's end, see `defer_start`)
+
+
+# runs started and not ended: (reference_type, run_id) -> _Open
+_open_runs: dict[tuple[str, str], _Open] = {}
 _TERMINAL = ("COMPLETE", "FAIL", "ABORT")
 
 
-def _default_sink(event: LineageEvent) -> Any:
-    from lamin_core.lineage import record
+def _record_all(events: list[LineageEvent]) -> list[Any]:
+    if _sink is not None:
+        return [_sink(e) for e in events]
+    if len(events) == 1:
+        from lamin_core.lineage import record
 
-    return record(event)
+        return [record(events[0])]
+    from lamin_core.lineage.recorder import record_many
+
+    return list(record_many(events))  # one transaction: a short task's START and COMPLETE together
 
 
 @contextmanager
@@ -51,27 +69,83 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def emit(event: LineageEvent) -> Any:
-    """Record one event; returns what the sink returned (a `Recorded` from the core), or None on error."""
-    key = (event.run.reference_type, event.run.run_id)
+def _key(event: LineageEvent) -> tuple[str, str]:
+    return (event.run.reference_type, event.run.run_id)
+
+
+def defer_start(start: LineageEvent) -> None:
+    """A run has started, but its START is recorded only with its end or when first needed (`emit`).
+
+    Most task runs are short and nothing inside them needs their Run: one transaction instead of two.
+    """
     with _lock:
-        if event.event_type == "START":
-            _open_runs[key] = (event, _flow_run_of(event))
-        elif event.event_type in _TERMINAL:
-            _open_runs.pop(key, None)
+        _open_runs[_key(start)] = _Open(start, _flow_run_of(start), recorded=False)
+
+
+def is_recorded(start: LineageEvent) -> bool:
+    with _lock:
+        entry = _open_runs.get(_key(start))
+        return entry is None or entry.recorded
+
+
+def _batch(events: tuple[LineageEvent, ...]) -> list[LineageEvent]:
+    """Update the open-run bookkeeping; the events to record, a run's deferred START before its end."""
+    batch: list[LineageEvent] = []
+    with _lock:
+        for event in events:
+            key = _key(event)
+            entry = _open_runs.get(key)
+            if event.event_type == "START":
+                _open_runs[key] = _Open(event, _flow_run_of(event), recorded=True)
+            elif event.event_type in _TERMINAL:
+                _open_runs.pop(key, None)
+                if entry is not None and not entry.recorded and entry.start not in batch:
+                    batch.append(entry.start)
+            batch.append(event)
+    return batch
+
+
+def _strict() -> bool:
+    return os.environ.get("LAMIN_PREFECT_STRICT") == "1"
+
+
+def emit(*events: LineageEvent) -> Any:
+    """Record events now (one transaction); returns what the sink returned for the last (a core
+    `Recorded`), or None when recording failed. A run's deferred START goes first when the run ends here."""
+    batch = _batch(events)
     try:
-        return (_sink or _default_sink)(event)
+        return _record_all(batch)[-1]
     except Exception as exc:
-        if os.environ.get("LAMIN_PREFECT_STRICT") == "1":
+        if _strict():
             raise
-        _warn(event, exc)
+        _warn(batch, exc)
         return None
+
+
+def emit_later(*events: LineageEvent) -> None:
+    """Record events on the background writer (task runs' ends); `flush()` waits for them."""
+    if _strict():  # errors must reach the caller: record inline
+        emit(*events)
+        return
+    _writer.submit(_batch(events))
+
+
+def flush() -> None:
+    """Wait until every event handed to `emit_later` is recorded."""
+    _writer.flush()
+
+
+def _write_in_background(batch: list[LineageEvent]) -> None:
+    _record_all(batch)
+
+
+_writer = Writer(_write_in_background, lambda batch, exc: _warn(batch, exc))
 
 
 _warned: set[str] = set()
 
 
-def _warn(event: LineageEvent, exc: Exception) -> None:
+def _warn(batch: list[LineageEvent], exc: Exception) -> None:
     # One warning per kind of problem: a missing instance would otherwise warn for every task run.
     kind = type(exc).__name__
     if kind == "NoInstanceError":
@@ -79,6 +153,7 @@ def _warn(event: LineageEvent, exc: Exception) -> None:
             _warned.add(kind)
             logger.warning("lamin_prefect: lineage is not recorded: %s", exc)
         return
+    event = batch[-1]
     logger.warning(
         "lamin_prefect: could not record %s of %s (run %s): %s: %s",
         event.event_type, event.job.name, event.run.run_id, kind, exc,
@@ -96,15 +171,16 @@ def close_open_runs(flow_run_id: str | None, event_type: str, message: str, keep
 
     `keep`: a run id to leave alone (the flow run itself, which its own hook ends).
     """
+    flush()  # ends already queued are not "open"
     with _lock:
         stale = [
-            (key, start)
-            for key, (start, flow) in _open_runs.items()
-            if (flow_run_id is None or flow == flow_run_id) and key[1] != keep
+            (key, entry.start)
+            for key, entry in _open_runs.items()
+            if (flow_run_id is None or entry.flow_run_id == flow_run_id) and key[1] != keep
         ]
     # task runs first, then the flow run: a reader never sees a finished flow with running tasks
     stale.sort(key=lambda item: item[0][0] == "prefect_flow_run")
-    for _key, start in stale:
+    for _k, start in stale:
         run = start.run
         emit(
             LineageEvent(
@@ -134,5 +210,6 @@ def open_runs() -> list[tuple[str, str]]:
 def _abort_at_exit() -> None:
     # the interpreter is going away (sys.exit in a flow, an unhandled KeyboardInterrupt, ...): whatever is
     # still open will never get its hooks called
+    flush()
     if _open_runs:
         close_open_runs(None, "ABORT", "the Python process exited before this run finished")

@@ -10,7 +10,7 @@ Two Prefect mechanisms, each used for what only it can see:
   see the final state, including runs whose function never ran (cache hits, failed upstreams, crashes).
   They record COMPLETE / FAIL / ABORT.
 
-Every record goes through `_emit.emit()` -> `lamin_core.lineage.record()`.
+Every record goes through `_emit` -> `lamin_core.lineage.record()` / `record_many()`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any, Callable
 from lamin_core.lineage import Dataset, Job, LineageEvent, ParentRun, RunInfo
 
 from . import _capture, _core
-from ._emit import close_open_runs, emit, now
+from ._emit import close_open_runs, defer_start, emit, emit_later, flush, now
 from ._values import (
     asset_dataset,
     candidates_in,
@@ -163,6 +163,18 @@ def _event(event_type: str, scope: _capture.RunScope, **run_fields: Any) -> Line
     )
 
 
+def _send(scope: _capture.RunScope, event: LineageEvent) -> None:
+    """Record a run's end: a task run's on the background writer; a flow run's after all of its task
+    runs' (so a finished flow call has its whole lineage in the database)."""
+    if scope.run.reference_type == TASK_RUN:
+        emit_later(event)
+        if scope.flow_run_id is None:
+            flush()  # a task run outside any flow: no flow end will wait for it
+        return
+    flush()
+    emit(event)
+
+
 def _asset_inputs() -> list[Dataset]:
     from prefect.context import AssetContext
 
@@ -184,8 +196,15 @@ def _start(scope: _capture.RunScope, args: tuple[Any, ...], kwargs: dict[str, An
     inputs = list(scope.inputs_at_start.values())
     if scope.run.reference_type == TASK_RUN:
         inputs += _asset_inputs()
-    recorded = emit(_event("START", scope, params=params_for_record(params), inputs=inputs))
-    scope.core_run = getattr(recorded, "run", None)
+    start = _event("START", scope, params=params_for_record(params), inputs=inputs)
+    if scope.run.reference_type == FLOW_RUN:
+        # a flow run is recorded at once: it is visible while it runs, and its tasks nest under it
+        scope.core_run = getattr(emit(start), "run", None)
+    else:
+        # a task run's START waits for its end (one transaction for both) unless the task body needs
+        # its Run earlier (an artifact saved or loaded inside): the core's PendingRun asks for it then
+        defer_start(start)
+        scope.core_run = _core.pending_run(scope.run.run_id, TASK_RUN, scope.job, lambda: getattr(emit(start), "run", None))
 
 
 def _enter(kind: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -246,7 +265,7 @@ def _exit(state: tuple[Any, ...] | None, result: Any = None, exc: BaseException 
     # Exceptions fail this attempt (Prefect may retry: the next START moves the run on); anything else
     # (KeyboardInterrupt, cancellation) aborts it. Recording per attempt keeps each attempt's message.
     event_type = "FAIL" if isinstance(exc, Exception) else "ABORT"
-    emit(_event(event_type, scope, error_message=scope.error))
+    _send(scope, _event(event_type, scope, error_message=scope.error))
     scope.failure_reported_for = scope.attempt
 
 
@@ -382,7 +401,7 @@ def _completed(kind: str, obj: Any, prefect_run: Any, state: Any) -> None:
         _produced_in_flow.setdefault(parent_flow, set()).update(outputs)
     # files read (and not written) that the arguments did not already name
     inputs = [dataset_for_path(p) for p in scope.reads if p not in scope.writes and p not in scope.inputs_at_start]
-    emit(_event("COMPLETE", scope, facets=_state_facets(scope, state), inputs=inputs, outputs=list(outputs.values())))
+    _send(scope, _event("COMPLETE", scope, facets=_state_facets(scope, state), inputs=inputs, outputs=list(outputs.values())))
     if kind == "flow":
         _flow_jobs.pop(scope.run.run_id, None)
 
@@ -391,7 +410,7 @@ def _failed(kind: str, obj: Any, prefect_run: Any, state: Any, event_type: str =
     scope = _scope_from_hook(kind, obj, prefect_run)
     if scope.failure_reported_for != scope.attempt or event_type != "FAIL":
         message = scope.error or state.message or state.name
-        emit(_event(event_type, scope, facets=_state_facets(scope, state), error_message=message))
+        _send(scope, _event(event_type, scope, facets=_state_facets(scope, state), error_message=message))
     if kind == "flow":
         _flow_jobs.pop(scope.run.run_id, None)
         _produced_in_flow.pop(scope.run.run_id, None)
