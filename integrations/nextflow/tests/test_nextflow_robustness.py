@@ -59,3 +59,11 @@ def test_any_weblog_body_is_accepted_or_refused_with_a_field(body):
         parse_event(body)
     except WeblogError:
         pass
+
+
+@quick
+@given(tasks=st.dictionaries(st.text(max_size=4), json_values, max_size=3), published=json_values, pipeline=json_values)
+def test_any_nf_prov_manifest_is_read_or_skipped(tasks, published, pipeline):
+    from lamin_nextflow.nfprov import parse_manifest
+
+    parse_manifest({"pipeline": pipeline, "tasks": tasks, "published": published}, "manifest.json")

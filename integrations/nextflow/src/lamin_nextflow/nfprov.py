@@ -52,14 +52,20 @@ def _paths(value: Any) -> list[str]:
     return []
 
 
+def _items(value: Any) -> list[dict[str, Any]]:
+    """The dict entries of a list (anything else in a manifest is ignored)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def parse_manifest(doc: dict[str, Any], path: str) -> ProvManifest:
-    manifest = ProvManifest(path=path, pipeline=dict(doc.get("pipeline") or {}))
+    pipeline = doc.get("pipeline")
+    manifest = ProvManifest(path=path, pipeline=dict(pipeline) if isinstance(pipeline, dict) else {})
     for task_id, raw in (doc.get("tasks") or {}).items():
         if not isinstance(raw, dict) or not raw.get("name"):
             manifest.skipped.append(Skipped(f"{path}: task {task_id}", "task without a name"))
             continue
-        outputs = [FileRef(path=p) for item in raw.get("outputs") or [] for p in _paths((item or {}).get("value"))]
-        inputs = [FileRef(path=p) for item in raw.get("inputs") or [] for p in _paths((item or {}).get("value"))]
+        outputs = [FileRef(path=p) for item in _items(raw.get("outputs")) for p in _paths(item.get("value"))]
+        inputs = [FileRef(path=p) for item in _items(raw.get("inputs")) for p in _paths(item.get("value"))]
         hashes = {task_hash_from_path(ref.path) for ref in outputs} - {None}
         task_hash = hashes.pop() if len(hashes) == 1 else None
         for ref in outputs:
@@ -74,11 +80,15 @@ def parse_manifest(doc: dict[str, Any], path: str) -> ProvManifest:
             inputs=inputs,
             outputs=outputs,
         )
-    for item in doc.get("published") or []:
-        if not isinstance(item, dict) or not item.get("target"):
+    published = doc.get("published")
+    if not isinstance(published, list):
+        manifest.skipped.append(Skipped(path, "`published` is not a list: no published files read"))
+        published = []
+    for item in published:
+        if not isinstance(item, dict) or not isinstance(item.get("target"), str):
             manifest.skipped.append(Skipped(path, f"published entry without a target: {item!r}"[:200]))
             continue
-        source = item.get("source")
+        source = item.get("source") if isinstance(item.get("source"), str) else None
         producer = manifest.tasks.get(str(item.get("publishingTaskId")))
         manifest.published.append(
             FileRef(
