@@ -156,18 +156,38 @@ def count_runs(env: dict[str, str]) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
+def server_cpu_seconds(base: str) -> float | None:
+    """CPU time of the `lamin serve` process listening at `base`, workers included (None without psutil)."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    port = int(base.rsplit(":", 1)[1])
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
+            proc = psutil.Process(conn.pid)
+            procs = [proc, *proc.children(recursive=True)]
+            if proc.parent() is not None and "lamin" in " ".join(proc.parent().cmdline()):
+                procs = [proc.parent(), *proc.parent().children(recursive=True)]
+            return sum(sum(p.cpu_times()[:2]) for p in procs)
+    return None
+
+
 def bench(backend: str, clients: int, events: int, workers: int) -> None:
     bodies = [build_events(c, events) for c in range(clients)]
     total = sum(len(b) for b in bodies)
     with instance(backend) as env, server(env, workers) as base:
+        cpu0 = server_cpu_seconds(base)
         elapsed, lat, statuses = run_clients(base, bodies)
+        cpu1 = server_cpu_seconds(base)
         runs = count_runs(env)
     lat.sort()
     q = statistics.quantiles(lat, n=100)
     print(
         f"{backend:10s} clients={clients} workers={workers} events={total}: {total / elapsed:7.0f} events/s  "
         f"p50={q[49] * 1000:6.1f} ms  p99={q[98] * 1000:6.1f} ms  max={lat[-1] * 1000:6.1f} ms  "
-        f"statuses={dict(sorted(statuses.items()))}  runs recorded={runs} (expected {total // 2 + clients})",
+        f"statuses={dict(sorted(statuses.items()))}  runs recorded={runs} (expected {total // 2 + clients})"
+        + (f"  server CPU {(cpu1 - cpu0) / total * 1000:.1f} ms/event" if cpu0 is not None and cpu1 is not None else ""),
         flush=True,
     )
 

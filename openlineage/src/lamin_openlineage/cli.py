@@ -65,13 +65,18 @@ def serve_main(argv: list[str]) -> int:
     )
     auth = "token required" if token else "no token"
     if args.workers > 1:
-        print(f"lamin serve: OpenLineage endpoint http://{args.host}:{args.port}/api/v1/lineage ({auth})", flush=True)
-        # several processes: uvicorn binds the port and supervises the workers
+        # several processes: uvicorn binds the port and supervises the workers; for `--port 0` we pick a
+        # free port first (released again before uvicorn binds it: a tiny race, fine for tests and benchmarks)
+        port = args.port
+        if port == 0:
+            with _bind(args.host, 0) as probe:
+                port = probe.getsockname()[1]
+        print(f"lamin serve: OpenLineage endpoint http://{args.host}:{port}/api/v1/lineage ({auth})", flush=True)
         uvicorn.run(
             config.app,
             factory=True,
             host=args.host,
-            port=args.port,
+            port=port,
             workers=args.workers,
             log_level=args.log_level,
             access_log=False,
