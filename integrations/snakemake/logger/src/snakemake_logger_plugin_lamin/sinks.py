@@ -75,7 +75,10 @@ class HttpSink:
 
         if not server.startswith(("http://", "https://")):
             raise ValueError(f"--logger-lamin-server must be an http(s) URL, got {server!r}")
+        from lamin_core.tracking.redact import redact
+
         self.url = server.rstrip("/") + LINEAGE_PATH
+        self._shown_url = redact(self.url)  # error messages never show a password in the URL
         self._headers = {"Content-Type": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -92,10 +95,10 @@ class HttpSink:
             except urllib.error.HTTPError as e:
                 detail = e.read().decode("utf-8", errors="replace")[:500]
                 if e.code < 500 or attempt == _HTTP_ATTEMPTS:  # a 4xx will not pass on a retry
-                    raise RuntimeError(f"{self.url} answered {e.code}: {detail}") from None
+                    raise RuntimeError(f"{self._shown_url} answered {e.code}: {detail}") from None
             except (urllib.error.URLError, OSError) as e:
                 if attempt == _HTTP_ATTEMPTS:
-                    raise RuntimeError(f"cannot reach {self.url}: {e}") from None
+                    raise RuntimeError(f"cannot reach {self._shown_url}: {e}") from None
             time.sleep(0.5 * 2 ** (attempt - 1))
 
     def close(self) -> None:
