@@ -357,7 +357,7 @@ def generate(base: Path = FIXTURES) -> None:
 
 
 def _break(root: Path) -> None:
-    """A lineage record of an unknown kind, an unreadable one, and a trace cut off mid-row."""
+    """A lineage record of an unknown kind, an unreadable one, a trace cut off mid-row, a missing file."""
     unknown = root / ".lineage" / "0123456789abcdef0123456789abcdef" / ".data.json"
     unknown.parent.mkdir(parents=True)
     unknown.write_text(json.dumps({"version": "lineage/v1beta1", "kind": "AgentRun", "spec": {"agent": "x"}}))
@@ -367,6 +367,11 @@ def _break(root: Path) -> None:
     trace = next((root / "results" / "pipeline_info").glob("execution_trace_*.txt"))
     text = trace.read_text()
     trace.write_text(text[: text.rstrip("\n").rfind("\t", 0, len(text) - 40)])
+    # an nf-prov manifest naming a published file that is gone (and nf-prov records no checksums)
+    (root / "results" / "manifest.json").write_text(json.dumps({
+        "pipeline": {"name": "nf-core/demo"}, "tasks": {},
+        "published": [{"source": None, "target": f"{PLACEHOLDER}/results/multiqc/gone.html", "publishingTaskId": None}],
+    }, indent=2))
 
 
 def materialize(name: str, dest: Path) -> Path:

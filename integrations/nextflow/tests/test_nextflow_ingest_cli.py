@@ -128,6 +128,7 @@ def test_broken_input_partial_import_exit_1(instance, run_dir):
     done = lamin(instance, "nextflow", "ingest", str(run_dir("broken")))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "unknown kind 'AgentRun'" in done.stdout and "ends in the middle" in done.stdout
+    assert "gone.html: published output not found" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
     assert ln.Run.filter(reference_type="nextflow_task").count() == 3
 

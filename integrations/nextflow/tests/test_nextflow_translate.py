@@ -140,6 +140,7 @@ def test_broken_input_imports_the_rest_and_says_what_it_skipped(run_dir):
     reasons = " | ".join(s.reason for s in result.skipped)
     assert "unknown kind 'AgentRun'" in reasons and "unreadable lineage record" in reasons
     assert "ends in the middle" in reasons
+    assert "published output not found and Nextflow recorded no checksum" in reasons
 
 
 def test_nothing_usable_is_exit_2(tmp_path):
