@@ -227,6 +227,8 @@ class Translator:
                 continue
             declared = self.schema.formats.get(name) if self.schema else None
             path = value if ("://" in value or os.path.isabs(value)) else os.path.join(launch_dir or "", value)
+            if "://" not in path and not os.path.isabs(path):
+                continue  # relative to a launch directory nobody recorded: not a file we can name
             if declared in FILE_FORMATS and declared != "directory-path":
                 if "://" in path or os.path.isfile(path):
                     refs.append(FileRef(path=path))
