@@ -6,7 +6,7 @@ human), `.nextflow/history`, an nf-prov legacy manifest and the weblog events, w
 samples built from Nextflow's source (`/work/shared/samples/nextflow`). Paths are written with the
 placeholder `@RUN@` for the run folder; `materialize()` copies a fixture and fills it in.
 
-`python integrations/nextflow/tests/nfgen.py` regenerates `tests/fixtures/`.
+`python integrations/nextflow/tests/nfgen.py` regenerates `tests/fixtures/` and `examples/nextflow/run/`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 PLACEHOLDER = "@RUN@"
 FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLE_RUN = Path(__file__).resolve().parents[3] / "examples" / "nextflow" / "run"
 SESSION = "4f1c2e8a-9b7d-4c3e-a1f0-2d5e6b7c8d9e"
 COMMIT = "86165b8c81d43a1f57363964431395152e353e56"
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -354,6 +355,10 @@ def generate(base: Path = FIXTURES) -> None:
     w.run(RunSpec("odd_turing", demo_tasks()))
     w.close()
     _break(base / "broken")
+
+    if base == FIXTURES:  # the example's run folder is the success fixture
+        shutil.rmtree(EXAMPLE_RUN, ignore_errors=True)
+        shutil.copytree(base / "success", EXAMPLE_RUN, ignore=shutil.ignore_patterns("weblog.jsonl"))
 
 
 def _break(root: Path) -> None:
