@@ -1,0 +1,33 @@
+# Two commands on a fresh machine:  `make demo`  and  `make test`.
+# Both create .venv/ and install lamin-core with every adapter the first time (and when a pyproject changes).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROJECTS := pyproject.toml openlineage/pyproject.toml integrations/prefect/pyproject.toml \
+            integrations/nextflow/pyproject.toml integrations/snakemake/logger/pyproject.toml \
+            integrations/snakemake/storage/pyproject.toml
+
+.PHONY: demo test bench install clean
+
+install: $(STAMP)
+
+$(STAMP): $(PROJECTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[data,s3,test]' -e ./openlineage -e ./integrations/prefect \
+		-e ./integrations/nextflow -e ./integrations/snakemake/logger -e ./integrations/snakemake/storage
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .lamin-demo
