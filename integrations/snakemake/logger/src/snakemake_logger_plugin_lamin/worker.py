@@ -116,7 +116,8 @@ def main() -> int:
                 reporter.failed(None, e)
         record_batch(events, record, record_many, reporter)
     if reporter.failures:
-        print(f"{PREFIX}{reporter.failures} lineage event(s) of this run could not be recorded (see above)", file=sys.stderr)
+        summary = f"{reporter.failures} lineage event(s) of this run could not be recorded (see above)"
+        print(PREFIX + summary, file=sys.stderr)
     return 0
 
 
