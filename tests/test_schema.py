@@ -54,3 +54,33 @@ def test_migrations_build_the_same_schema_as_init(backend, tmp_path):
 def test_head_revision_is_the_newest_migration():
     versions = sorted(p.name for p in (Path(schema.__file__).parent / "migrations" / "versions").glob("*.py"))
     assert versions[-1].startswith(schema.HEAD_REVISION + "_")
+
+
+def test_sqlite_schema_file_is_current():
+    """`lamin init` creates SQLite instances from sqlite_schema.sql: it must match the models."""
+    from lamin_core.setup import sqlite_fast
+
+    def normalized(sql):  # SQLAlchemy orders constraints and indexes by hash: compare as sets of lines
+        statements = sql.split(sqlite_fast.SEPARATOR)[1:]
+        return sorted(tuple(sorted(line.strip().rstrip(",").strip() for line in st.splitlines())) for st in statements)
+
+    assert normalized(sqlite_fast.SCHEMA_FILE.read_text()) == normalized(sqlite_fast.generate()), (
+        "run `python -m lamin_core.setup.sqlite_fast` after changing the models or the search indexes"
+    )
+
+
+def test_fast_sqlite_init_equals_the_sqlalchemy_schema(tmp_path, monkeypatch):
+    import lamin_core as ln
+    from lamin_core.db import engine as database
+
+    monkeypatch.setenv("LAMIN_HOME", str(tmp_path / "home"))
+    settings = ln.setup.init(storage=tmp_path / "fast")
+    database.configure(None)
+    reference = create_engine(f"sqlite:///{tmp_path / 'ref.db'}")
+    schema.create_schema(reference)
+    fast = create_engine(settings.db_url)
+    try:
+        assert _describe(fast) == _describe(reference)
+    finally:
+        fast.dispose()
+        reference.dispose()

@@ -51,6 +51,8 @@ def init(
     module_list = [m for m in (modules.split(",") if isinstance(modules, str) else modules or []) if m]
     settings = InstanceSettings(name=name, uid=ids.base62(12), storage_root=root, db_url=db_url, modules=module_list)
 
+    if db is None and is_local(root) and _create_sqlite_fast(settings):
+        return settings
     from .schema import create_schema
 
     eng = database.make_engine(db_url)
@@ -63,6 +65,23 @@ def init(
     database.configure(settings)
     _register_default_storage(settings)
     return settings
+
+
+def _create_sqlite_fast(settings: InstanceSettings) -> bool:
+    """The default instance, without importing SQLAlchemy (see sqlite_fast.py). False: take the slow path."""
+    from .settings import UserSettings
+    from .sqlite_fast import NeedsUpgrade, create_instance_db
+
+    user = UserSettings.load_or_create()
+    db_path = settings.db_url[len("sqlite:///") :]
+    try:
+        settings.uid = create_instance_db(db_path, settings.storage_root, settings.uid, user.uid, user.handle)
+    except NeedsUpgrade:
+        return False
+    settings.save()
+    set_current_instance(settings.name)
+    database.configure(settings)
+    return True
 
 
 def db_sqlite_url(folder: str) -> str:
