@@ -116,7 +116,10 @@ class QuerySet:
     def _fetch(self) -> list[Any]:
         if self._cache is None:
             with db.read() as s:
-                self._cache = list(s.execute(self.statement()).unique().scalars())
+                # other processes write too: a query returns what the database holds now, even for
+                # records this session loaded before (the identity map would otherwise keep old values)
+                stmt = self.statement().execution_options(populate_existing=True)
+                self._cache = list(s.execute(stmt).unique().scalars())
         return self._cache
 
     def __iter__(self) -> Iterator[Any]:
