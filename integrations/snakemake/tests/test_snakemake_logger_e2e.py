@@ -160,13 +160,17 @@ def test_checkpoint_and_failing_rule(instance, tmp_path: Path) -> None:
     assert sorted(a.key for a in agg.input_artifacts) == ["doubled/p1.txt", "doubled/p2.txt", "doubled/p3.txt"]
 
 
-def test_instance_setting_writes_to_the_named_instance(sqlite_instance, tmp_path: Path) -> None:
+def test_instance_and_skip_unproduced_inputs_settings(sqlite_instance, tmp_path: Path) -> None:
     # a LAMIN_HOME that knows the instance but is connected to none: only the setting can pick it
     home = sqlite_instance.home
     (home / "current-instance").unlink()
-    wd = write_workflow(tmp_path / "named", "rule a:\n    output: 'a.txt'\n    shell: 'echo named > {output}'\n")
-    run_snakemake(wd, sqlite_instance, "--cores", "1", "--logger-lamin-instance", sqlite_instance.name)
+    snakefile = "rule a:\n    input: 'raw.txt'\n    output: 'a.txt'\n    shell: 'cat {input} > {output}; echo a >> {output}'\n"
+    wd = write_workflow(tmp_path / "named", snakefile, **{"raw.txt": "raw\n"})
+    settings = ["--logger-lamin-instance", sqlite_instance.name, "--logger-lamin-skip-unproduced-inputs"]
+    run_snakemake(wd, sqlite_instance, "--cores", "1", *settings)
     assert not (home / "current-instance").exists()  # the user's connection was left alone
     (wf_run,) = ln.Run.filter(reference_type="snakemake_workflow")
     assert wf_run.status == "completed"
-    assert latest("a.txt", wd).run.initiated_by_run == wf_run
+    made = latest("a.txt", wd)
+    assert made.run.initiated_by_run == wf_run
+    assert made.run.input_artifacts == [] and not ln.Artifact.filter(key="raw.txt").exists()
