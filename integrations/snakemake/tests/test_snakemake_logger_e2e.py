@@ -164,7 +164,12 @@ def test_instance_and_skip_unproduced_inputs_settings(sqlite_instance, tmp_path:
     # a LAMIN_HOME that knows the instance but is connected to none: only the setting can pick it
     home = sqlite_instance.home
     (home / "current-instance").unlink()
-    snakefile = "rule a:\n    input: 'raw.txt'\n    output: 'a.txt'\n    shell: 'cat {input} > {output}; echo a >> {output}'\n"
+    snakefile = """
+    rule a:
+        input: "raw.txt"
+        output: "a.txt"
+        shell: "cat {input} > {output}; echo a >> {output}"
+    """
     wd = write_workflow(tmp_path / "named", snakefile, **{"raw.txt": "raw\n"})
     settings = ["--logger-lamin-instance", sqlite_instance.name, "--logger-lamin-skip-unproduced-inputs"]
     run_snakemake(wd, sqlite_instance, "--cores", "1", *settings)
