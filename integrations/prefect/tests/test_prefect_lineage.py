@@ -201,3 +201,48 @@ def test_the_example_pipeline_records_its_lineage(lineage, tmp_path: Path, capsy
     assert summary.run.initiated_by_run.transform.key == "prefect/immuno-summary"
     printed = capsys.readouterr().out
     assert summary.uid in printed and "fetch_sample" in printed  # view_lineage() showed the chain
+
+
+KILLED_FLOW = '''
+import os, signal, sys
+import lamin_core as ln
+from lamin_prefect import flow, task
+
+@task
+def save_then_die(path: str) -> None:
+    with open(path, "w") as f:
+        f.write("half done")
+    ln.Artifact(path, key="killed/partial.txt").save()  # needs the task's Run: its start is written now
+    os.kill(os.getpid(), signal.SIGKILL)  # no hook, no atexit: the process just vanishes
+
+@flow
+def doomed(path: str) -> None:
+    save_then_die(path)
+
+doomed(sys.argv[1])
+'''
+
+
+def test_runs_of_a_killed_process_are_aborted_by_reconcile(lineage, tmp_path: Path) -> None:  # noqa: ANN001
+    import os
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_FLOW)
+    # the child talks to this session's Prefect server instead of starting its own
+    env = {**lineage.env, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_HOME": os.environ["PREFECT_HOME"]}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "partial.txt")], env=env, capture_output=True)
+    assert done.returncode == -9, done.stderr.decode()[-2000:]
+    started = {r.transform.key: r for r in ln.Run.filter(status="started").all()}
+    assert set(started) == {"prefect/doomed", "prefect/doomed/save_then_die"}
+
+    ended = lamin_prefect.reconcile()
+    assert sorted(ended) == sorted(r.reference for r in started.values())
+    for run in started.values():
+        run = ln.Run.get(run.uid)
+        assert run.status == "aborted"
+        assert "ended without reporting" in run.report.load()
+    assert lamin_prefect.reconcile() == []  # nothing left to do

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._emit import record_to
 from ._instrument import flow, instrument, materialize, task
+from ._reconcile import reconcile
 
-__all__ = ["flow", "task", "materialize", "instrument", "record_to"]
+__all__ = ["flow", "task", "materialize", "instrument", "record_to", "reconcile"]
 __version__ = "0.1.0"

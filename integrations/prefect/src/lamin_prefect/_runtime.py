@@ -24,6 +24,7 @@ from typing import Any, Callable
 from lamin_core.lineage import Dataset, Job, LineageEvent, ParentRun, RunInfo
 
 from . import _capture, _core
+from ._reconcile import process_facets, reconcile_once
 from ._emit import close_open_runs, defer_start, emit, emit_later, flush, now
 from ._values import (
     asset_dataset,
@@ -231,6 +232,7 @@ def _enter(kind: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dic
         prefect_run, run_id = ctx.flow_run, str(ctx.flow_run.id)
         job = flow_job(ctx.flow)
         _flow_jobs[run_id] = job
+        reconcile_once()
         _instrument_called_tasks(ctx.flow)
         parent = None
         if enclosing is not None and enclosing.flow_run_id and enclosing.flow_job:
@@ -240,7 +242,7 @@ def _enter(kind: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dic
 
     scope = _scopes.get(run_id)
     if scope is None:
-        facets = {"prefect": {"run_name": prefect_run.name, "flow_run_id": own_flow_run}}
+        facets = {"prefect": {"run_name": prefect_run.name, "flow_run_id": own_flow_run, **process_facets()}}
         run = RunInfo(run_id=run_id, reference_type=reference_type, parent=parent, name=prefect_run.name, facets=facets)
         scope = _capture.RunScope(job=job, run=run, flow_run_id=own_flow_run, flow_job=own_flow_job)
         _scopes[run_id] = scope
