@@ -27,8 +27,9 @@ def existing_by_hash(s: "Session", hashes: set[str]) -> dict[str, "Artifact"]:
 
     if not hashes:
         return {}
-    rows = s.execute(select(Artifact).where(Artifact.hash.in_(hashes))).scalars()
-    return {a.hash: a for a in rows if a.hash is not None}
+    # ids first (cheap, and the usual answer is "none"); full records only for the hits
+    hits = s.execute(select(Artifact.id, Artifact.hash).where(Artifact.hash.in_(hashes))).all()
+    return {digest: s.get(Artifact, artifact_id) for artifact_id, digest in hits}
 
 
 def assign_versions(s: "Session", artifacts: list["Artifact"]) -> list[int]:

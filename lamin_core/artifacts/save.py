@@ -68,6 +68,7 @@ def default_storage(s: "Session") -> "Storage":
 
 
 _storage_ids: dict[tuple[str, str], int] = {}  # (db url, root) -> Storage.id: roots never move
+_storage_roots: dict[tuple[str, int], str] = {}  # (db url, Storage.id) -> root
 
 
 def storage_id_for(s: "Session", root: str) -> int:
@@ -75,7 +76,18 @@ def storage_id_for(s: "Session", root: str) -> int:
     sid = _storage_ids.get(cache_key)
     if sid is None:
         sid = _storage_ids[cache_key] = get_or_create_storage(s, root).id
+        _storage_roots[(cache_key[0], sid)] = root
     return sid
+
+
+def storage_root_of(s: "Session", storage_id: int) -> str:
+    from ..models import Storage
+
+    cache_key = (db.settings().db_url, storage_id)
+    root = _storage_roots.get(cache_key)
+    if root is None:
+        root = _storage_roots[cache_key] = s.get(Storage, storage_id).root  # type: ignore[union-attr]
+    return root
 
 
 def save_artifact(artifact: "Artifact", **_: Any) -> "Artifact":
@@ -205,14 +217,12 @@ COPY_THREADS = 4  # file copies release the GIL: a few threads keep the disk bus
 
 
 def _put_all(s: "Session", artifacts: list["Artifact"], written: list[str]) -> None:
-    from ..models import Storage
-
     jobs = []
     for a in artifacts:
         source = getattr(a, "_source", None)
         if source is None:
             continue  # registered in place: nothing to copy
-        root = s.get(Storage, a.storage_id).root  # type: ignore[union-attr]
+        root = storage_root_of(s, a.storage_id)
         dest = join(root, managed_key(a))
         written.append(dest)
         a._written_to = dest
