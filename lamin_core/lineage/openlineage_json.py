@@ -140,9 +140,25 @@ def _kind_of(job_facets: Mapping[str, Any], lamin_job: Mapping[str, Any]) -> str
 
 
 def _kept(facets: Mapping[str, Any], lamin: Mapping[str, Any], custom_name: str) -> dict[str, Any]:
-    """Facets as the producer sent them, minus our custom one and the ones we derived ourselves."""
+    """Facets as the producer sent them, minus our custom one and the ones we derived ourselves, plus the
+    entries lamin-core keeps beside facets that are not OpenLineage facets (carried in `lamin_*.raw`)."""
     derived = lamin.get("derived") or ()
-    return {k: v for k, v in facets.items() if k != custom_name and k not in derived}
+    kept = {k: v for k, v in facets.items() if k != custom_name and k not in derived}
+    raw = lamin.get("raw")
+    if isinstance(raw, dict):
+        kept.update(raw)
+    return kept
+
+
+def _split_facets(facets: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(OpenLineage facets, everything else): only objects with `_producer` and `_schemaURL` are facets."""
+    ol, raw = {}, {}
+    for k, v in facets.items():
+        if isinstance(v, dict) and "_producer" in v and "_schemaURL" in v and not k.startswith("lamin_"):
+            ol[k] = v
+        else:
+            raw[k] = v
+    return ol, raw
 
 
 def _job(d: Mapping[str, Any], path: str) -> Job:
@@ -161,6 +177,8 @@ def _job(d: Mapping[str, Any], path: str) -> Job:
     version = lamin_job.get("version")
     if version is not None:
         _expect(version, str, f"{path}.facets.lamin_job.version", "a string")
+    if lamin_job.get("namespaceless") is True:
+        namespace = ""  # a lamin-core transform keyed without a namespace (exported under "lamin")
     return Job(
         namespace=namespace or "",
         name=name or "",
@@ -250,7 +268,7 @@ def _dataset(d: Any, path: str, extra_key: str) -> Dataset:
     if extra:
         facets[extra_key] = extra
     lamin = _obj(facets, "lamin_dataset", f"{path}.facets")
-    facets.pop("lamin_dataset", None)
+    facets = _kept(facets, lamin, "lamin_dataset")
     size = lamin.get("size")
     if size is not None:
         _expect(size, int, f"{path}.facets.lamin_dataset.size", "an integer")
@@ -267,12 +285,12 @@ def _dataset(d: Any, path: str, extra_key: str) -> Dataset:
     )
 
 
-def _datasets(d: Mapping[str, Any], key: str, extra_key: str) -> list[Dataset]:
+def _datasets(d: Mapping[str, Any], key: str, extra_key: str) -> tuple[Dataset, ...]:
     items = d.get(key)
     if items is None:
-        return []
+        return ()
     _expect(items, list, key, "an array")
-    return [_dataset(item, f"{key}.{i}", extra_key) for i, item in enumerate(items)]
+    return tuple(_dataset(item, f"{key}.{i}", extra_key) for i, item in enumerate(items))
 
 
 def from_openlineage(d: Mapping[str, Any]) -> LineageEvent:
@@ -331,7 +349,7 @@ def _is_openlineage_run(run: RunInfo) -> bool:
 
 
 def _write_job(job: Job, producer: str) -> dict[str, Any]:
-    facets: dict[str, Any] = dict(job.facets)
+    facets, raw = _split_facets(job.facets)
     derived: list[str] = []
     if job.source_code is not None and "sourceCode" not in facets:
         facets["sourceCode"] = _facet("sourceCode", producer, language="unknown", sourceCode=job.source_code)
@@ -347,12 +365,16 @@ def _write_job(job: Job, producer: str) -> dict[str, Any]:
     lamin_job: dict[str, Any] = {"kind": job.kind, "derived": derived}
     if job.version is not None:
         lamin_job["version"] = job.version
+    if not job.namespace:  # OpenLineage requires a namespace; lamin-core keys need not have one
+        lamin_job["namespaceless"] = True
+    if raw:
+        lamin_job["raw"] = raw
     facets["lamin_job"] = _facet("lamin_job", producer, **lamin_job)
-    return {"namespace": job.namespace, "name": job.name, "facets": facets}
+    return {"namespace": job.namespace or "lamin", "name": job.name, "facets": facets}
 
 
 def _write_run(run: RunInfo, producer: str, event_producer: str) -> dict[str, Any]:
-    facets: dict[str, Any] = dict(run.facets)
+    facets, raw = _split_facets(run.facets)
     derived: list[str] = []
     lamin_run: dict[str, Any] = {"producer": event_producer}
     if not _is_openlineage_run(run):
@@ -385,6 +407,8 @@ def _write_run(run: RunInfo, producer: str, event_producer: str) -> dict[str, An
     if run.name is not None:
         lamin_run["name"] = run.name
     lamin_run["derived"] = derived
+    if raw:
+        lamin_run["raw"] = raw
     facets["lamin_run"] = _facet("lamin_run", producer, **lamin_run)
     return {"runId": openlineage_run_id(run.run_id, run.reference_type), "facets": facets}
 
@@ -392,6 +416,7 @@ def _write_run(run: RunInfo, producer: str, event_producer: str) -> dict[str, An
 def _write_dataset(ds: Dataset, producer: str, extra_key: str) -> dict[str, Any]:
     facets = dict(ds.facets)
     extra = facets.pop("inputFacets", None), facets.pop("outputFacets", None)
+    facets, raw = _split_facets(facets)
     out: dict[str, Any] = {"namespace": ds.namespace, "name": ds.name}
     lamin = {
         k: v
@@ -404,6 +429,8 @@ def _write_dataset(ds: Dataset, producer: str, extra_key: str) -> dict[str, Any]
         )
         if v is not None
     }
+    if raw:
+        lamin["raw"] = raw
     if lamin:
         facets["lamin_dataset"] = _facet("lamin_dataset", producer, **lamin)
     out["facets"] = facets

@@ -58,9 +58,8 @@ def _job(transform: Transform) -> Job:
     ident = facets.pop("job", None)
     if isinstance(ident, dict) and "name" in ident:
         namespace, name = ident.get("namespace") or "", ident["name"]
-    else:  # recorded by a path that kept no OpenLineage identity: the key is namespace/name
-        key = transform.key or transform.uid
-        namespace, _, name = key.partition("/") if "/" in key else ("lamin", "", key)
+    else:  # recorded by a path that kept no OpenLineage identity (ln.track): the key, without a namespace
+        namespace, name = "", transform.key or transform.uid
     return Job(
         namespace=namespace,
         name=name,
