@@ -122,6 +122,9 @@ def run_benchmarks(n: int, repeat: int) -> list[tuple[str, float, float, str]]:
         df = ln.Artifact.filter(key__startswith=folder)[:10_000].to_dataframe()
         checks["rows10k"] = len(df)
 
+    def newest10k() -> None:
+        checks["newest10k"] = len(ln.Artifact.to_dataframe(limit=10_000))
+
     def search(term: str) -> Callable[[], None]:
         def go() -> None:
             checks[term] = [a.key for a in ln.Artifact.search(term)]
@@ -135,7 +138,8 @@ def run_benchmarks(n: int, repeat: int) -> list[tuple[str, float, float, str]]:
     for name, fn, goal in [
         ("get(key=...)", get, "< 1 ms"),
         ("filter(key__startswith=...)[:100].to_dataframe()", prefix100, "< 10 ms"),
-        ("10,000 rows to a dataframe", rows10k, "< 60 ms"),
+        ("10,000 rows to a dataframe: Artifact.to_dataframe(limit=10_000)", newest10k, "< 60 ms"),
+        (f"10,000 rows to a dataframe: filter(key__startswith={folder!r})[:10_000]", rows10k, "< 60 ms"),
         ('search("iris_unique"): specific term', search("iris_unique"), "< 50 ms"),
         ('search("sample"): term in every row', search("sample"), "< 50 ms"),
         ('search("iris_uniqe"): typo of a specific term', search("iris_uniqe"), "-"),
@@ -157,42 +161,58 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=1_000_000, help="artifacts to seed (default 1,000,000)")
     p.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     p.add_argument("--repeat", type=int, default=30, help="timed repetitions per operation")
+    p.add_argument("--keep", metavar="DIR", help="keep the seeded instances in DIR (PostgreSQL: schema lamin_bench_kept_N) and reuse them")
     args = p.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     for backend in backends:
-        bench_backend(backend, args.n, args.repeat)
+        bench_backend(backend, args.n, args.repeat, args.keep)
     return 0
 
 
-def bench_backend(backend: str, n: int, repeat: int) -> None:
+def bench_backend(backend: str, n: int, repeat: int, keep: str | None = None) -> None:
+    """Seed and measure one backend; with `keep`, the seeded instance is kept there and reused next time."""
     from lamin_core.db import engine as db
-    from lamin_core.setup import init
+    from lamin_core.setup import connect, init
     from lamin_core.testing import PG_URL, _pg_execute, _pg_schema_url
 
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["LAMIN_HOME"] = os.path.join(tmp, "home")
-        os.environ.pop("LAMIN_INSTANCE", None)
-        schema = None
-        db_url = None
-        if backend == "postgresql":
-            schema = f"lamin_bench_{uuid.uuid4().hex[:10]}"
+    tmp_ctx = tempfile.TemporaryDirectory() if keep is None else None
+    base = tmp_ctx.name if tmp_ctx else os.path.join(os.path.abspath(keep), backend)
+    os.makedirs(base, exist_ok=True)
+    os.environ["LAMIN_HOME"] = os.path.join(base, "home")
+    os.environ.pop("LAMIN_INSTANCE", None)
+    schema = None
+    db_url = None
+    marker = os.path.join(base, "seeded")
+    reuse = keep is not None and os.path.exists(marker) and open(marker).read() == str(n)
+    if backend == "postgresql":
+        schema = f"lamin_bench_{uuid.uuid4().hex[:10]}" if keep is None else f"lamin_bench_kept_{n}"
+        if not reuse:
+            _pg_execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             _pg_execute(f'CREATE SCHEMA "{schema}"')
-            db_url = _pg_schema_url(schema)
-        try:
-            init(storage=os.path.join(tmp, "storage"), db=db_url, name="bench")
+        db_url = _pg_schema_url(schema)
+    try:
+        if reuse:
+            connect("bench")
+        else:
+            init(storage=os.path.join(base, "storage"), db=db_url, name="bench")
             print(f"{backend}: seeding {n:,} artifacts{' in ' + PG_URL if schema else ''} ...", file=sys.stderr)
             t0 = time.perf_counter()
             seed(n)
             print(f"{backend}: seeded in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-            results = run_benchmarks(n, repeat)
-            print(f"\n{backend}, {n:,} artifacts (median / p90 of {repeat} runs, ms)")
-            for name, med, p90, goal in results:
-                print(f"  {name:<55} {med:8.2f} {p90:8.2f}   goal {goal}")
-            sys.stdout.flush()
-        finally:
-            db.configure(None)
-            if schema is not None:
-                _pg_execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            if keep is not None:
+                with open(marker, "w") as f:
+                    f.write(str(n))
+        results = run_benchmarks(n, repeat)
+        print(f"\n{backend}, {n:,} artifacts (median / p90 of {repeat} runs, ms)")
+        for name, med, p90, goal in results:
+            print(f"  {name:<72} {med:8.2f} {p90:8.2f}   goal {goal}")
+        sys.stdout.flush()
+    finally:
+        db.configure(None)
+        if schema is not None and keep is None:
+            _pg_execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        if tmp_ctx is not None:
+            tmp_ctx.cleanup()
 
 
 if __name__ == "__main__":

@@ -43,8 +43,8 @@ def to_dataframe(qs: "QuerySet", include: Any = None) -> Any:
         finally:
             result.close()
     all_names = names + [n for n, _ in extra]
-    data = {n: list(v) for n, v in zip(all_names, zip(*rows))} if rows else {n: [] for n in all_names}
-    df = pd.DataFrame(data, columns=all_names)
+    # from_records builds one object array in C and converts it per column: faster than a dict of lists
+    df = pd.DataFrame.from_records(rows, columns=all_names) if rows else pd.DataFrame(columns=all_names)
     for col in columns:
         _convert(df, col.key, col.type, dialect)
     for n, e in extra:
