@@ -33,6 +33,7 @@ import logging
 import os
 import threading
 import traceback
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lamin_core")
 F = TypeVar("F", bound=Callable[..., Any])
-REFERENCE_TYPE = "lamin_function"  # run.reference_type of flow and step runs; run.reference is a random id
+REFERENCE_TYPE = "lamin_function"  # run.reference_type of flow and step runs; run.reference is a random UUID
 ABORTING = (KeyboardInterrupt, SystemExit, GeneratorExit)
 
 
@@ -115,7 +116,7 @@ class _Call:
 
         self.spec = spec
         job = spec.job()
-        reference = os.urandom(16).hex()
+        reference = str(uuid.uuid4())  # what OpenLineage expects of a runId, should the run be exported
         raw = bound_params(spec.signature, args, kwargs)
         info = RunInfo(
             run_id=reference, reference_type=REFERENCE_TYPE, parent=context.current_parent(), params=clean_params(raw)
