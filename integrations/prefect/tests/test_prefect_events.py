@@ -353,7 +353,7 @@ def test_materialized_assets_are_outputs_and_asset_deps_inputs(events: list, tmp
 
     raw = f"file://{tmp_path}/raw.csv"
     clean = Asset(key=f"file://{tmp_path}/clean.csv")
-    report = f"s3://reports-bucket/summary.json"
+    report = "s3://reports-bucket/summary.json"
 
     @lamin_prefect.materialize(clean, asset_deps=[raw])
     def build_clean() -> str:

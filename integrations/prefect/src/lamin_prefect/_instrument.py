@@ -12,6 +12,7 @@ import types
 from typing import Any, Callable, TypeVar
 
 from . import _capture, _runtime
+from ._jobs import original_fn
 
 T = TypeVar("T")
 
@@ -77,7 +78,7 @@ def instrument(obj: T, *, tasks: bool = True) -> T:
 
 
 def _code_of(flow: Any) -> Any:
-    fn = _runtime.original_fn(flow.fn)
+    fn = original_fn(flow.fn)
     return getattr(fn, "__code__", fn)
 
 
@@ -95,7 +96,7 @@ def instrument_called_tasks(flow: Any) -> None:
     if code in _scanned_flow_codes or not isinstance(code, types.CodeType):
         return
     _scanned_flow_codes.add(code)
-    fn = _runtime.original_fn(flow.fn)
+    fn = original_fn(flow.fn)
     namespace = dict(getattr(fn, "__globals__", {}))
     # tasks defined in an enclosing function reach the flow as closure variables
     for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):

@@ -18,14 +18,14 @@ from __future__ import annotations
 import functools
 import inspect
 import types
-from contextvars import Token
 from typing import Any, Callable
 
 from lamin_core.lineage import Dataset, Job, LineageEvent, ParentRun, RunInfo
 
 from . import _capture, _core
-from ._reconcile import process_facets, reconcile_once
 from ._emit import close_open_runs, defer_start, emit, emit_later, flush, now
+from ._jobs import flow_job, task_job
+from ._reconcile import process_facets, reconcile_once
 from ._values import (
     asset_dataset,
     candidates_in,
@@ -35,7 +35,6 @@ from ._values import (
     uri_of,
 )
 
-NAMESPACE = "prefect"
 FLOW_RUN = "prefect_flow_run"
 TASK_RUN = "prefect_task_run"
 PRODUCER = "https://github.com/laminlabs/lamin-core/tree/main/integrations/prefect"
@@ -44,76 +43,9 @@ PRODUCER = "https://github.com/laminlabs/lamin-core/tree/main/integrations/prefe
 _scopes: dict[str, _capture.RunScope] = {}
 # flow run id -> its Job, for flow runs instrumented in this process (task runs name them as parent)
 _flow_jobs: dict[str, Job] = {}
-_job_cache: dict[tuple[Any, ...], Job] = {}
 # flow run id -> URIs its task runs (and subflow runs) produced: a flow returning a file its task wrote
 # must not claim to have produced it too (artifact.run is the task run)
 _produced_in_flow: dict[str, set[str]] = {}
-
-
-# ---- jobs --------------------------------------------------------------------------------------------
-
-
-def original_fn(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return getattr(fn, "__lamin_original__", fn)
-
-
-def _source(fn: Callable[..., Any]) -> str | None:
-    try:
-        return inspect.getsource(fn)
-    except (OSError, TypeError):  # defined in a REPL or built dynamically
-        return None
-
-
-def _user_version(flow: Any, fn: Callable[..., Any]) -> str | None:
-    """`flow.version` when the user set it; None when it is Prefect's default (a hash of the whole file)."""
-    version = getattr(flow, "version", None)
-    if not version:
-        return None
-    try:
-        from prefect.utilities.hashing import file_hash
-
-        source_file = inspect.getsourcefile(fn)
-        if source_file and file_hash(source_file) == version:
-            return None  # the core versions by the function's source, which is finer than the file
-    except (OSError, TypeError):
-        pass
-    return str(version)
-
-
-def flow_job(flow: Any) -> Job:
-    fn = original_fn(flow.fn)
-    cache_key = ("flow", fn.__code__ if hasattr(fn, "__code__") else fn, flow.name, flow.version)
-    job = _job_cache.get(cache_key)
-    if job is None:
-        job = Job(
-            namespace=NAMESPACE,
-            name=flow.name,
-            kind="pipeline",
-            source_code=_source(fn),
-            version=_user_version(flow, fn),
-            description=flow.description,
-        )
-        _job_cache[cache_key] = job
-    return job
-
-
-def task_job(task: Any, flow_name: str | None) -> Job:
-    """A task's Transform: keyed under its flow (`prefect/<flow>/<task>`) so equally named tasks of two
-    pipelines stay apart; a task run outside any flow is `prefect/<task>`."""
-    fn = original_fn(task.fn)
-    cache_key = ("task", fn.__code__ if hasattr(fn, "__code__") else fn, task.name, task.version, flow_name)
-    job = _job_cache.get(cache_key)
-    if job is None:
-        job = Job(
-            namespace=NAMESPACE,
-            name=f"{flow_name}/{task.name}" if flow_name else task.name,
-            kind="function",
-            source_code=task.source_code or _source(fn),
-            version=str(task.version) if task.version else None,
-            description=task.description,
-        )
-        _job_cache[cache_key] = job
-    return job
 
 
 def _bind(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
