@@ -101,7 +101,7 @@ class Batcher:
                 if not isinstance(e, Exception):
                     raise
                 continue
-            for (_, f), result in zip(batch, results):
+            for (_, f), result in zip(batch, results, strict=True):
                 if f.done():
                     continue
                 if isinstance(result, BaseException):
