@@ -16,7 +16,8 @@ Adapters translate engine events into `LineageEvent`s (see `events.py`) and call
 
 `record()` is idempotent (the same event twice changes nothing; `is_new` is False the second time), takes
 events in any order (COMPLETE before START), and is safe with many writers at once, on SQLite and
-PostgreSQL. Adapters never import `lamin_core.models` to write rows.
+PostgreSQL. `record_many(events)` records several events in one transaction (all or nothing), for
+producers that hold a batch. Adapters never import `lamin_core.models` to write rows.
 """
 
 from __future__ import annotations
@@ -26,14 +27,14 @@ from typing import TYPE_CHECKING, Any
 from .events import EVENT_TYPES, Dataset, Job, LineageEvent, ParentRun, RunInfo
 
 if TYPE_CHECKING:
-    from .recorder import Recorded, record
+    from .recorder import Recorded, record, record_many
 
-__all__ = ["EVENT_TYPES", "Dataset", "Job", "LineageEvent", "ParentRun", "RunInfo", "Recorded", "record"]
+__all__ = ["EVENT_TYPES", "Dataset", "Job", "LineageEvent", "ParentRun", "RunInfo", "Recorded", "record", "record_many"]
 
 
 def __getattr__(name: str) -> Any:
     # the recorder pulls in SQLAlchemy and the models; adapters import this package in hot paths
-    if name in ("record", "Recorded"):
+    if name in ("record", "record_many", "Recorded"):
         from . import recorder
 
         return getattr(recorder, name)
