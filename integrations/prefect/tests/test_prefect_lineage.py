@@ -246,3 +246,44 @@ def test_runs_of_a_killed_process_are_aborted_by_reconcile(lineage, tmp_path: Pa
         assert run.status == "aborted"
         assert "ended without reporting" in run.report.load()
     assert lamin_prefect.reconcile() == []  # nothing left to do
+
+
+# ---- async tasks submitted to the thread pool, Prefect assets on local disk and S3 ------------------
+
+
+def test_async_submitted_tasks_and_assets(lineage, s3, tmp_path: Path) -> None:  # noqa: ANN001
+    import asyncio
+
+    import fsspec
+    from prefect.assets import Asset
+
+    bucket = s3.make_bucket()
+    raw = tmp_path / "raw.csv"
+    raw.write_text("gene,count\nCD4,1\nCD8A,2\n")
+    table = Asset(key=f"s3://{bucket}/tables/counts.csv")
+
+    @task
+    async def measure(i: int) -> str:
+        await asyncio.sleep(0.01)
+        out = tmp_path / f"measure-{i}.txt"
+        out.write_text(f"measurement {i}")
+        return str(out)
+
+    @lamin_prefect.materialize(table, asset_deps=[f"file://{raw}"])
+    def upload(paths: list[str]) -> None:
+        with fsspec.open(table.key, "w") as f:  # written by s3fs: seen through the asset, not the audit hook
+            f.write(raw.read_text() + "".join(Path(p).read_text() for p in paths))
+
+    @flow
+    async def assets_pipeline() -> None:
+        futures = [measure.submit(i) for i in range(3)]
+        upload([f.result() for f in futures])
+
+    asyncio.run(assets_pipeline())
+    measure_runs = ln.Run.filter(transform__key="prefect/assets-pipeline/measure").all()
+    assert len(measure_runs) == 3 and {r.status for r in measure_runs} == {"completed"}
+    upload_run = ln.Run.get(transform__key="prefect/assets-pipeline/upload")
+    uploaded = ln.Artifact.filter(run=upload_run).one()
+    assert str(uploaded.path) == f"s3://{bucket}/tables/counts.csv" and uploaded.hash is not None
+    inputs = {Path(str(a.path)).name for a in upload_run.input_artifacts}
+    assert inputs == {"raw.csv", "measure-0.txt", "measure-1.txt", "measure-2.txt"}
