@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, DateTime, inspect, type_coerce
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, cast, func, inspect, type_coerce
 from sqlalchemy.types import NullType
 
 from ..db import engine as db
@@ -31,32 +31,44 @@ def to_dataframe(qs: "QuerySet", include: Any = None) -> Any:
     model = qs.model
     columns = [c.columns[0] for c in inspect(model).column_attrs if c.key not in HIDDEN]
     names = [c.key for c in columns]
-    exprs = [type_coerce(getattr(model, n), NullType()).label(n) for n in names]
     extra = _includes(model, include)
-    exprs += [type_coerce(e, NullType()).label(n) for n, e in extra]
+    typed = [(n, getattr(model, n), c.type) for n, c in zip(names, columns)] + [(n, e, e.type) for n, e in extra]
     with db.read() as s:
         conn = s.connection()  # a Core result: its DBAPI cursor is reachable
-        result = conn.execute(qs.statement(*exprs))
         dialect = conn.dialect.name
+        exprs = [_raw(expr, type_, dialect).label(n) for n, expr, type_ in typed]
+        result = conn.execute(qs.statement(*exprs))
         try:
             rows = result.cursor.fetchall() if result.cursor is not None else []
         finally:
             result.close()
-    all_names = names + [n for n, _ in extra]
+    all_names = [n for n, _, _ in typed]
     # from_records builds one object array in C and converts it per column: faster than a dict of lists
     df = pd.DataFrame.from_records(rows, columns=all_names) if rows else pd.DataFrame(columns=all_names)
-    for col in columns:
-        _convert(df, col.key, col.type, dialect)
-    for n, e in extra:
-        _convert(df, n, e.type, dialect)
+    for n, _, type_ in typed:
+        _convert(df, n, type_, dialect)
     return df.set_index("id") if "id" in df.columns else df
+
+
+def _raw(expr: Any, type_: Any, dialect: str) -> Any:
+    """The column as the cheapest DBAPI value: no SQLAlchemy processing; PostgreSQL datetimes as integer µs.
+
+    psycopg turns a timestamp into a tz-aware datetime object and pandas then inspects every one of them
+    (80 ms for 10,000 rows x 2 columns); an integer column converts in one vectorised step.
+    """
+    if dialect == "postgresql" and isinstance(type_, DateTime):
+        expr = cast(func.round(func.extract("epoch", expr) * 1_000_000), BigInteger)
+    return type_coerce(expr, NullType())
 
 
 def _convert(df: Any, name: str, type_: Any, dialect: str) -> None:
     import pandas as pd
 
     if isinstance(type_, DateTime):
-        df[name] = pd.to_datetime(df[name], utc=True, format="ISO8601") if dialect == "sqlite" else pd.to_datetime(df[name], utc=True)
+        if dialect == "sqlite":
+            df[name] = pd.to_datetime(df[name], utc=True, format="ISO8601")
+        else:
+            df[name] = pd.to_datetime(df[name], utc=True, unit="us")
     elif isinstance(type_, Boolean) and dialect == "sqlite":
         s = df[name]
         df[name] = s.astype(bool) if not s.isna().any() else s.map({1: True, 0: False})
