@@ -203,8 +203,11 @@ FLOWS_KILLED = """
 import threading, time
 import lamin_core as ln
 
+started = threading.Event()
+
 @ln.flow()
 def background() -> None:
+    started.set()  # its START is recorded before its body runs
     time.sleep(60)
 
 @ln.flow()
@@ -213,7 +216,7 @@ def foreground() -> None:
     time.sleep(60)
 
 threading.Thread(target=background, daemon=True).start()
-time.sleep(0.2)
+started.wait(60)
 foreground()
 """
 

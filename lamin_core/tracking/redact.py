@@ -1,8 +1,11 @@
 """Secrets never reach the database: values under secret-looking names are replaced before saving.
 
-A plain `key` is not a secret name here: in lamin-core it is an artifact's or transform's storage key
-(`ingest(key="my_analysis/dataset.parquet")`), and hiding it would hide what a run wrote. `api_key`,
-`secret_key`, `access_key`, `private_key` and every other `*_key` still are.
+A name is split into words (`db_password`, `dbPassword`, `DB-PASSWORD` -> db, password) and is secret when
+a word is one of `SECRET_WORDS`, ends like one (`accesstoken`, `dbpassword`), or two neighbouring words
+form one of `SECRET_PAIRS` (`api_key`, `AWS_SECRET_ACCESS_KEY`, `session_id`). A plain `key` is not a
+secret: in lamin-core it is an artifact's or transform's storage key (`ingest(key="x/data.parquet")`), and
+hiding it would hide what a run wrote. Word matching also keeps `author`, `tokenizer` and `monkey` visible.
+lamin-prefect judges names the same way.
 """
 
 from __future__ import annotations
@@ -11,15 +14,28 @@ import re
 from typing import Any
 
 REDACTED = "***"
-SECRET_NAME = re.compile(
-    r"(token|passw|secret|credential|api[_-]?key|apikey|private[_-]?key|access[_-]?key|auth|[_-]key$|session[_-]?id)",
-    re.IGNORECASE,
-)
+SECRET_WORDS = frozenset(
+    {
+        "password", "passwd", "pwd", "passphrase", "secret", "secrets", "token", "tokens", "credential",
+        "credentials", "creds", "apikey", "auth", "oauth", "authorization", "cookie", "cookies", "signature",
+        "jwt", "bearer", "sessionid", "privatekey", "accesskey", "secretkey",
+    }
+)  # fmt: skip
+SECRET_ENDINGS = ("token", "tokens", "password", "passwd", "secret", "secrets", "credentials", "apikey")
+SECRET_PAIRS = frozenset(
+    {("api", "key"), ("access", "key"), ("secret", "key"), ("private", "key"), ("ssh", "key"), ("master", "key"),
+     ("encryption", "key"), ("signing", "key"), ("hmac", "key"), ("sas", "key"), ("account", "key"),
+     ("client", "secret"), ("session", "id")}
+)  # fmt: skip
+_WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@/\s]+)(@)")
 
 
 def is_secret_name(name: str) -> bool:
-    return bool(SECRET_NAME.search(name))
+    words = [w.lower() for w in _WORD_SPLIT.split(name) if w]
+    if any(w in SECRET_WORDS or w.endswith(SECRET_ENDINGS) for w in words):
+        return True
+    return any(pair in SECRET_PAIRS for pair in zip(words, words[1:]))
 
 
 def redact(value: Any, name: str = "") -> Any:
