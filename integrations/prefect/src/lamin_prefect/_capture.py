@@ -33,6 +33,7 @@ _SKIP_MODULES = (
     "sqlalchemy", "alembic", "pydantic", "cloudpickle", "certifi", "ssl", "mimetypes", "platform",
 )  # fmt: skip
 _SKIP_PREFIXES = ("/dev/", "/proc/", "/sys/", "/etc/")
+_MANAGED_DIR = os.sep + ".lamindb" + os.sep
 
 
 @dataclass
@@ -110,6 +111,10 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     except (TypeError, ValueError):
         return
     if path.startswith(_SKIP_PREFIXES) or any(path.startswith(root) for root in _ignored_roots):
+        return
+    if _MANAGED_DIR in path and os.path.basename(path).startswith("lamin.db"):
+        # an instance's SQLite files: hashing them with open() in a process that holds a SQLite
+        # connection to them would drop that connection's locks (see shared/notes/engines.md)
         return
     if isinstance(mode, str):
         writing = any(c in mode for c in "wax+")
