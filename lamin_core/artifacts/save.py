@@ -71,6 +71,14 @@ _storage_ids: dict[tuple[str, str], int] = {}  # (db url, root) -> Storage.id: r
 _storage_roots: dict[tuple[str, int], str] = {}  # (db url, Storage.id) -> root
 
 
+def _forget_storage_ids() -> None:
+    _storage_ids.clear()
+    _storage_roots.clear()
+
+
+db.ROLLBACK_HOOKS.append(_forget_storage_ids)
+
+
 def storage_id_for(s: "Session", root: str) -> int:
     cache_key = (db.settings().db_url, root)
     sid = _storage_ids.get(cache_key)

@@ -28,6 +28,7 @@ class _Local(threading.local):
 
 
 _local = _Local()
+ROLLBACK_HOOKS: list = []  # caches of row ids register a function here that empties them
 _state: dict = {}  # settings, engine, sessions: reset by connect() and in forked children
 _lock = threading.Lock()
 
@@ -144,6 +145,10 @@ def write() -> Iterator["Session"]:
     try:
         with s.begin():
             yield s
+    except BaseException:
+        for forget in ROLLBACK_HOOKS:
+            forget()  # ids cached during the rolled-back transaction may name rows that never were
+        raise
     finally:
         _local.write_depth = 0
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from .. import ids
-from ..artifacts.save import get_or_create_storage
+from ..artifacts.save import storage_id_for
 from ..storage import hashing
 from ..storage.keys import suffix_of
 from ..storage.paths import normalize_root
@@ -127,18 +127,21 @@ def _resolve_remote(d: Dataset, uri: str, facets: dict[str, Any]) -> ResolvedDat
 
 def upsert_artifact(s: "Session", rd: ResolvedDataset, producer_run_id: int | None) -> "Artifact":
     """The artifact for this content at this place: existing, a new version of the key, or new."""
+    from sqlalchemy import and_, or_
+
     from ..models import Artifact
 
-    if rd.hash is not None:
-        same = s.execute(select(Artifact).where(Artifact.hash == rd.hash)).scalar_one_or_none()
-        if same is not None:
-            if producer_run_id is not None and same.run_id is None and rd.kind is None:
-                same.run_id = producer_run_id  # first seen as an unproduced input, now someone made it
-            return same
-    storage = get_or_create_storage(s, rd.storage_root)
-    latest = s.execute(
-        select(Artifact).where(Artifact.storage_id == storage.id, Artifact.key == rd.key, Artifact.is_latest)
-    ).scalar_one_or_none()
+    storage_id = storage_id_for(s, rd.storage_root)
+    at_key = and_(Artifact.storage_id == storage_id, Artifact.key == rd.key, Artifact.is_latest)
+    # one query answers both questions: is this content known, and what is the latest at this key?
+    where = or_(Artifact.hash == rd.hash, at_key) if rd.hash is not None else at_key
+    found = s.execute(select(Artifact).where(where)).scalars().all()
+    same = next((a for a in found if rd.hash is not None and a.hash == rd.hash), None)
+    if same is not None:
+        if producer_run_id is not None and same.run_id is None and rd.kind is None:
+            same.run_id = producer_run_id  # first seen as an unproduced input, now someone made it
+        return same
+    latest = next((a for a in found if a.storage_id == storage_id and a.key == rd.key and a.is_latest), None)
     uid = ids.versioned_uid(16)
     if latest is not None:
         if rd.hash is None or latest.hash is None:
@@ -152,7 +155,7 @@ def upsert_artifact(s: "Session", rd: ResolvedDataset, producer_run_id: int | No
         s.flush()
     artifact = Artifact(
         _fields=dict(
-            uid=uid, key=rd.key, storage_id=storage.id, suffix=rd.suffix, size=rd.size, hash=rd.hash,
+            uid=uid, key=rd.key, storage_id=storage_id, suffix=rd.suffix, size=rd.size, hash=rd.hash,
             hash_type=rd.hash_type, n_files=rd.n_files, otype=rd.otype, kind=rd.kind, managed=False,
             facets=rd.facets or None, run_id=producer_run_id,
         )

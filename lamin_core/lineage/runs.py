@@ -23,11 +23,32 @@ TERMINAL = ("completed", "errored", "aborted")
 UNKNOWN_JOB = "unknown"  # the placeholder job of a parent run known only by id, until its own events arrive
 
 
+_transform_ids: dict[tuple, int] = {}  # (database, job identity) -> Transform.id: jobs repeat, rows don't move
+
+
+def _register_cache() -> None:
+    from ..db import engine as db
+
+    db.ROLLBACK_HOOKS.append(_transform_ids.clear)
+
+
+_register_cache()
+
+
 def transform_for_job(s: "Session", job: Job) -> "Transform":
+    from ..db import engine as db
     from ..models import Transform
     from ..models.transform import TRANSFORM_KINDS
 
+    cache_key = (db.settings().db_url, job.namespace, job.name, job.kind, job.version, job.source_code, job.description)
     key = f"{job.namespace}/{job.name}" if job.namespace else job.name
+    cached = _transform_ids.get(cache_key)
+    if cached is not None:
+        stored = s.get(Transform, cached)
+        if stored is not None and stored.key == key:  # ids of rolled-back inserts can be reused
+            if job.facets and any((stored.facets or {}).get(k) != v for k, v in job.facets.items()):
+                stored.facets = {**(stored.facets or {}), **dict(job.facets)}
+            return stored
     transform = Transform(
         key=key,
         kind=job.kind if job.kind in TRANSFORM_KINDS else "pipeline",
@@ -42,6 +63,9 @@ def transform_for_job(s: "Session", job: Job) -> "Transform":
             stored.description = job.description
         if job.facets:
             stored.facets = {**(stored.facets or {}), **dict(job.facets)}
+    if len(_transform_ids) > 10_000:
+        _transform_ids.clear()
+    _transform_ids[cache_key] = stored.id
     return stored
 
 
@@ -53,8 +77,6 @@ def get_or_create_run(
     `known` holds the runs already found in this transaction (`record_many`): a run met again there is
     the same row, so it is not queried again.
     """
-    from sqlalchemy.exc import IntegrityError
-
     from ..models import Run
 
     run = known.get((reference_type, reference)) if known is not None else None
@@ -69,11 +91,10 @@ def get_or_create_run(
         return run
     transform = transform_for_job(s, job or Job(namespace=UNKNOWN_JOB, name=reference_type))
     run = Run(transform, reference=reference, reference_type=reference_type, started_at=None, status="scheduled")
-    try:
-        with s.begin_nested():
-            s.add(run)
-    except IntegrityError:  # another writer created it a moment ago
-        run = s.execute(query).scalar_one()
+    # no savepoint needed: the recorder holds a lock named after this run (PostgreSQL) or the database's
+    # write lock (SQLite), so nobody else can insert it between the SELECT above and this INSERT
+    s.add(run)
+    s.flush()
     if known is not None:
         known[(reference_type, reference)] = run
     return run
