@@ -95,3 +95,15 @@ def test_seaweedfs_storage_with_credentials(seaweed_env, tmp_path, monkeypatch):
         assert ln.Artifact.get(key="counts.csv").uid == v2.uid
     finally:
         database.configure(None)
+
+
+def test_memory_uri_is_registered_in_place(instance):
+    """Any fsspec file system works: here memory://, which has no checksum of its own."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/lamin-test/table.csv", b"a,b\n1,2\n")
+    artifact = ln.Artifact("memory://lamin-test/table.csv", description="in memory").save()
+    assert not artifact.managed and artifact.size == 8 and artifact.key == "table.csv"
+    assert artifact.load().to_dict("list") == {"a": [1], "b": [2]}
+    assert ln.Artifact.get(artifact.uid).description == "in memory"
