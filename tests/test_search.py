@@ -87,6 +87,9 @@ def test_lookup_gives_attributes(g):
     assert lk.tutorial_ipynb.id == g.t_nb.id
     assert lk.pipelines_ingest_py.key == "pipelines/ingest.py"
     assert "tutorial_ipynb" in lk.dict() and "Lookup of Transform" in repr(lk)
+    assert "tutorial_ipynb" in dir(lk)  # what auto-complete offers
+    with pytest.raises(AttributeError, match="did you mean 'tutorial_ipynb'"):
+        lk.tutorial_ipnb
     assert ln.Artifact.lookup().my_datasets_iris_parquet.id == g.iris.id
     assert ln.Run.lookup(field="name").ingest_2.id == g.run_py.id
     with pytest.raises(ln.errors.FieldError):

@@ -15,7 +15,6 @@ it can be filtered, sliced or turned into a dataframe like any other.
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case
@@ -165,41 +164,60 @@ def _attr_name(value: str) -> str:
     return name if name and not name[0].isdigit() else f"_{name}"
 
 
-def lookup(qs: "QuerySet", field: str | None = None) -> Any:
+def lookup(qs: "QuerySet", field: str | None = None) -> "Lookup":
     """An object whose attributes are the records' names (made identifiers), for auto-complete.
 
-    `ln.Transform.lookup().tutorial_ipynb` is the Transform with key "tutorial.ipynb". Records whose names
-    collide after conversion are all reachable: later ones get a numbered suffix.
+    `ln.Transform.lookup().tutorial_ipynb` is the Transform with key "tutorial.ipynb". Only (id, name) pairs
+    are read up front; a record is loaded when its attribute is used. Records whose names collide after
+    conversion are all reachable: later ones get a numbered suffix.
     """
     model = qs.model
     field = field or getattr(model, "_name_field", "name")
     if field not in model.__table__.columns:
         raise FieldError(f"{model.__name__} has no field {field!r} to look records up by")
-    records: dict[str, Any] = {}
-    for record in qs.order_by("id"):
-        value = getattr(record, field, None)
+    with db.read() as s:
+        pairs = s.execute(qs.order_by("id").statement(model.id, getattr(model, field))).all()
+    ids: dict[str, int] = {}
+    for rid, value in pairs:
         if not value:
             continue
         name = _attr_name(str(value))
         n, candidate = 1, name
-        while candidate in records:
+        while candidate in ids:
             n += 1
             candidate = f"{name}_{n}"
-        records[candidate] = record
-    return Lookup(model.__name__, records)
+        ids[candidate] = rid
+    return Lookup(model, ids)
 
 
-class Lookup(SimpleNamespace):
-    """The result of `lookup()`: attributes are records; `dict()` gives them by name."""
+class Lookup:
+    """The result of `lookup()`: attributes are records, loaded on use; `dict()` gives them all by name."""
 
-    def __init__(self, registry: str, records: dict[str, Any]) -> None:
-        super().__init__(**records)
-        object.__setattr__(self, "_registry", registry)
+    def __init__(self, model: type, ids: dict[str, int]) -> None:
+        self._model = model
+        self._ids = ids
+        self._loaded: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._ids:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(self._ids), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise AttributeError(f"no {self._model.__name__} named {name!r} in this lookup{hint}")
+        if name not in self._loaded:
+            self._loaded[name] = self._model.objects().all_branches().get(self._ids[name])
+        return self._loaded[name]
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._ids) + ["dict"]
 
     def dict(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        return {name: getattr(self, name) for name in self._ids}
 
     def __repr__(self) -> str:
-        names = list(self.dict())
+        names = list(self._ids)
         shown = ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")
-        return f"Lookup of {self._registry} ({len(names)} records): {shown}"
+        return f"Lookup of {self._model.__name__} ({len(names)} records): {shown}"
