@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -177,13 +178,15 @@ def bench_backend(backend: str, n: int, repeat: int, keep: str | None = None) ->
 
     tmp_ctx = tempfile.TemporaryDirectory() if keep is None else None
     base = tmp_ctx.name if tmp_ctx else os.path.join(os.path.abspath(keep), backend)
+    marker = os.path.join(base, "seeded")
+    reuse = keep is not None and os.path.exists(marker) and open(marker).read() == str(n)
+    if keep is not None and not reuse:
+        shutil.rmtree(base, ignore_errors=True)  # an instance seeded with another n: start over
     os.makedirs(base, exist_ok=True)
     os.environ["LAMIN_HOME"] = os.path.join(base, "home")
     os.environ.pop("LAMIN_INSTANCE", None)
     schema = None
     db_url = None
-    marker = os.path.join(base, "seeded")
-    reuse = keep is not None and os.path.exists(marker) and open(marker).read() == str(n)
     if backend == "postgresql":
         schema = f"lamin_bench_{uuid.uuid4().hex[:10]}" if keep is None else f"lamin_bench_kept_{n}"
         if not reuse:
