@@ -406,3 +406,29 @@ def test_a_crash_leaves_no_run_started(events: list) -> None:
         final[e.job.name] = (e.event_type, e.run.error_message)
     assert final == {"crashing": ("ABORT", "PowerCut: lost power"), "crashing/interrupted": ("ABORT", "PowerCut: lost power")}
     assert lamin_prefect._emit.open_runs() == []
+
+
+_half_written: dict[str, int] = defaultdict(int)
+
+
+@task(retries=1)
+def write_or_die(path: str) -> str:
+    _half_written[path] += 1
+    Path(path).write_text("partial" if _half_written[path] == 1 else "complete")
+    if _half_written[path] == 1:
+        raise OSError("disk full")
+    return path
+
+
+@flow
+def retried_writer(path: str) -> str:
+    return write_or_die(path)
+
+
+def test_a_file_half_written_by_a_failed_attempt_is_an_output_not_an_input(events: list, tmp_path: Path) -> None:
+    path = str(tmp_path / "out.txt")
+    retried_writer(path)
+    run_id = next(e.run.run_id for e in events if e.job.name == "retried-writer/write_or_die")
+    assert inputs_of(events, run_id) == set()
+    assert outputs_of(events, run_id) == {path}
+    assert types_of(events, run_id) == [("START", 1), ("FAIL", 1), ("START", 2), ("COMPLETE", 2)]

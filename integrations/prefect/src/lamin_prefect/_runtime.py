@@ -121,9 +121,11 @@ def _asset_inputs() -> list[Dataset]:
 def _start(scope: _capture.RunScope, args: tuple[Any, ...], kwargs: dict[str, Any], fn: Callable[..., Any]) -> None:
     """Record START of this attempt, with the arguments' artifacts, files and URIs as inputs."""
     params = _bind(fn, args, kwargs)
-    scope.params = params
-    scope.candidates = list(candidates_in(params))
-    scope.inputs_at_start = existing_datasets(scope.candidates)
+    if not scope.ran:
+        # what existed before the FIRST attempt: a file a failed attempt half-wrote is not an input of the next
+        scope.params = params
+        scope.candidates = list(candidates_in(params))
+        scope.inputs_at_start = existing_datasets(scope.candidates)
     scope.error = None
     scope.ran = True
     inputs = list(scope.inputs_at_start.values())
