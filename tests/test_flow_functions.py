@@ -231,3 +231,25 @@ def test_methods_custom_keys_and_versions(instance):
     assert ln.Run.get(transform__key__endswith="Pipeline.bare").params == {"password": "***"}
     with pytest.raises(TypeError):
         ln.flow()(42)
+
+
+def test_a_failed_save_inside_a_step_does_not_lose_its_run(instance, tmp_path):
+    @ln.step()
+    def flaky(n: int) -> ln.Artifact:
+        gone = tmp_path / "gone.txt"
+        gone.write_text("soon gone")
+        doomed = ln.Artifact(gone, key="gone.txt")
+        gone.unlink()  # the copy into storage fails: the save's transaction, with the step's START, rolls back
+        with pytest.raises(OSError):
+            doomed.save()
+        return save_text(tmp_path, "kept.txt", "kept")  # the step's run must exist for this one
+
+    @ln.flow()
+    def outer() -> ln.Artifact:
+        return flaky(7)
+
+    kept = outer()
+    run = kept.run
+    assert run.transform.key.endswith(".flaky") and run.status == "completed"
+    assert run.params == {"n": 7} and run.initiated_by_run.transform.key.endswith(".outer")
+    assert len(ln.Run.filter(transform__key__endswith=".flaky")) == 1

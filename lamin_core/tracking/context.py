@@ -59,7 +59,23 @@ class PendingRun:
             with self._lock:
                 if self._run is None:
                     self._run = self._materialize()
+                    self._forget_on_rollback()
         return self._run
+
+    def _forget_on_rollback(self) -> None:
+        """Materialized inside a caller's transaction (an artifact save asked for the id): if that
+        transaction rolls back, so does the START, and the next need must record it again. Recording a
+        START twice is harmless (the same event changes nothing), so a reset too many costs one query."""
+        from ..db import engine as db
+
+        if not db.in_write():
+            return
+        from sqlalchemy import event
+
+        def forget(_session: object) -> None:
+            self._run = None
+
+        event.listen(db.session(), "after_rollback", forget, once=True)
 
 
 def _active() -> "Run | PendingRun | None":

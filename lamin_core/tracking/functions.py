@@ -170,8 +170,10 @@ class _Call:
         start = self.start_event
         info = replace(start.run, params=None, parent=None, error_message=message)
         end = replace(start, event_type=event_type, event_time=_now(start.event_time), run=info)
-        if self.pending is not None and not self.pending.is_materialized:
-            _record([start, end])  # one transaction for a step nobody needed the id of
+        if self.pending is not None:
+            # one transaction for a step; START again if it was recorded already: that changes nothing,
+            # and covers a START that a caller's rolled-back transaction took with it
+            _record([start, end])
         else:
             _record([end])
 
