@@ -432,3 +432,23 @@ def test_a_file_half_written_by_a_failed_attempt_is_an_output_not_an_input(event
     assert inputs_of(events, run_id) == set()
     assert outputs_of(events, run_id) == {path}
     assert types_of(events, run_id) == [("START", 1), ("FAIL", 1), ("START", 2), ("COMPLETE", 2)]
+
+
+class Scaler:
+    def __init__(self, factor: int) -> None:
+        self.factor = factor
+
+    @task
+    def scale(self, x: int) -> int:
+        return x * self.factor
+
+
+@flow
+def method_flow() -> int:
+    return Scaler(3).scale(2)
+
+
+def test_tasks_defined_as_methods(events: list) -> None:
+    assert method_flow() == 6
+    (start,) = [e for e in events if e.job.name == "method-flow/scale" and e.event_type == "START"]
+    assert start.run.params == {"x": 2}  # the instance is not a parameter

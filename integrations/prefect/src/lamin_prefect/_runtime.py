@@ -57,6 +57,9 @@ def _bind(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any])
         for name, p in inspect.signature(fn).parameters.items():
             if p.kind is inspect.Parameter.VAR_KEYWORD and isinstance(params.get(name), dict):
                 params.update(params.pop(name))
+        first = next(iter(params), None)
+        if first in ("self", "cls"):  # a task defined as a method: the instance is not a parameter
+            params.pop(first)
         return params
     except (TypeError, ValueError):
         return {f"arg{i}": a for i, a in enumerate(args)} | kwargs
