@@ -27,32 +27,43 @@ FACET = {"_producer": "https://example.org/tests", "_schemaURL": "https://exampl
 class Server:
     base: str
     proc: subprocess.Popen[str]
+    log_path: Path
 
     @property
     def url(self) -> str:
         return self.base + "/api/v1/lineage"
 
+    def log(self) -> str:
+        """What the server wrote to stderr (tracebacks of 500s), for assertion messages."""
+        return self.log_path.read_text(errors="replace")
+
 
 @contextmanager
 def lamin_serve(env: dict[str, str], *args: str) -> Iterator[Server]:
     """`lamin serve --port 0 ARGS` in a subprocess; yields once /healthz answers."""
+    import tempfile
+
     import requests
 
+    # stderr to a file, never an unread pipe: a server that logs much would block on a full pipe
+    log_fd, log_name = tempfile.mkstemp(prefix="lamin-serve-", suffix=".log")
     proc = subprocess.Popen(
         [LAMIN, "serve", "--port", "0", *args],
         env={**env, "LAMIN_PROBE_REMOTE": "0"},  # no network here: don't probe s3:// datasets
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=log_fd,
         text=True,
     )
+    os.close(log_fd)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         m = re.search(r"http://([\d.]+):(\d+)/", line)
         if not m:
             proc.kill()
-            raise RuntimeError(f"lamin serve did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
-        server = Server(base=f"http://{m.group(1)}:{m.group(2)}", proc=proc)
+            proc.wait()
+            raise RuntimeError(f"lamin serve did not start: {line!r} {Path(log_name).read_text()}")
+        server = Server(base=f"http://{m.group(1)}:{m.group(2)}", proc=proc, log_path=Path(log_name))
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -70,6 +81,10 @@ def lamin_serve(env: dict[str, str], *args: str) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log = Path(log_name)
+        if log.exists() and "Traceback" in log.read_text(errors="replace"):
+            print(f"lamin serve logged errors:\n{log.read_text(errors='replace')}", file=sys.stderr)  # shown by pytest on failure
+        log.unlink(missing_ok=True)
 
 
 def auth() -> dict[str, str]:

@@ -118,7 +118,8 @@ def test_export_then_ingest_yields_the_same_records(instance: Any, serve: Server
         body = {"eventType": event_type, "eventTime": when, "producer": "urn:p",
                 "run": {"runId": "0190f1c2-7a6b-7c3d-8e9f-0a1b2c3d4e5f"}, "job": {"namespace": "air", "name": "dag.t"},
                 "outputs": [{"namespace": "s3://b", "name": "k.csv"}] if event_type == "COMPLETE" else []}
-        requests.post(serve.url, json=body, headers={"Authorization": "Bearer test-token-123"}, timeout=30).raise_for_status()
+        r = requests.post(serve.url, json=body, headers={"Authorization": "Bearer test-token-123"}, timeout=30)
+        assert r.status_code == 201, (r.status_code, r.text, serve.log())
     expected = summary_of(instance.env)
     assert len(expected) == 4
 
