@@ -244,3 +244,40 @@ def test_a_run_of_another_instance_is_never_closed_in_the_connected_one(instance
     ln.finish()
     assert ln.Run.get(victim.id).status == "started"  # untouched
 
+
+
+ARRAY_TASK = """
+import pathlib, sys, time
+import lamin_core as ln
+from lamin_core.db import engine as db
+
+db.engine()  # connected, imports done: now wait for the others
+barrier = pathlib.Path(sys.argv[1])
+(barrier / f"ready-{sys.argv[2]}").touch()
+while not (barrier / "go").exists():
+    time.sleep(0.002)
+ln.track(params={"task": int(sys.argv[2])})
+ln.finish()
+"""
+
+
+def test_a_job_array_tracking_one_new_script_at_once(instance, tmp_path):
+    script = write(tmp_path / "array_task.py", ARRAY_TASK)
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    procs = [subprocess.Popen([PY, str(script), str(barrier), str(i)], env=instance.env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(3)]
+    deadline = time.monotonic() + 120
+    while len(list(barrier.glob("ready-*"))) < 3 and time.monotonic() < deadline:
+        assert all(p.poll() is None for p in procs), "a task died before the start"
+        time.sleep(0.01)
+    (barrier / "go").touch()
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    transforms = ln.Transform.filter(key="array_task.py")
+    assert len(transforms) == 1  # one Transform however many tasks created it at once
+    runs = list(ln.Run.filter(transform_id=transforms[0].id))
+    assert sorted(r.params["task"] for r in runs) == [0, 1, 2] and {r.status for r in runs} == {"completed"}
+    assert len({r.environment_id for r in runs}) == 1
+    assert len(ln.Artifact.filter(kind="environment")) == 1

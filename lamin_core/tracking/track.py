@@ -31,7 +31,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .. import ids
 from . import context
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lamin_core")
 CLOSE_SIGNALS = ("SIGTERM", "SIGHUP")
+MAX_ATTEMPTS = 8
+T = TypeVar("T")
 
 
 @dataclass
@@ -99,7 +101,16 @@ def track(
     facets = run_facets(sys.argv)
     clean = clean_params(params)
     now = datetime.now(timezone.utc)
-    with db.write() as s:
+    from ..storage.hashing import hash_bytes
+
+    # what concurrent first runs of one script (a job array) race on: its key, the environment's content
+    names = [f"hash:{hash_bytes(env_text.encode())}"]
+    if source is not None:
+        names.append(f"transform:/{source.key}")  # the name record() locks for the same key
+    if plan_artifact is not None:
+        names += [f"key:{plan_artifact.key}", f"hash:{plan_artifact.hash}"]
+
+    def insert(s: Any) -> tuple["Transform", "Run"]:
         if source is not None:
             from ..models import Transform
 
@@ -107,19 +118,24 @@ def track(
         else:
             t = _resolve_transform(s, transform)  # type: ignore[arg-type]
         environment = text_artifact(s, env_text, kind="environment", suffix=".txt", description="installed packages")
+        plan_id = None
         if plan_artifact is not None:
             from ..artifacts.save import save_many
 
-            plan_artifact = save_many([plan_artifact])[0]  # joins this transaction
+            fresh = _plan_artifact(plan) if plan is not None else plan_artifact  # a retry starts from scratch
+            plan_id = save_many([fresh])[0].id  # joins this transaction
         uid = ids.base62(20)
         run = Run(
             t, params=clean, uid=uid, host=host(), started_at=now, status="started", facets=facets,
             reference=uid, reference_type=context.OWN_REFERENCE_TYPE,
         )
         run.environment_id = environment.id
-        run.plan_id = plan_artifact.id if plan_artifact is not None else None
+        run.plan_id = plan_id
         s.add(run)
         s.flush()
+        return t, run
+
+    t, run = _write_retrying(insert, names)
     _state["tracked"] = _Tracked(run=run, source=source, pid=os.getpid(), started=time.monotonic(), instance_uid=db.settings().uid)
     context.set_process_run(run)
     _install_hooks()
@@ -173,6 +189,7 @@ def _close(
     from ..artifacts.text import text_artifact
     from ..db import engine as db
     from ..models import Run
+    from ..storage.hashing import hash_bytes
 
     with _close_lock:
         if tracked.done:
@@ -191,17 +208,38 @@ def _close(
     if source_changed:
         facets["source_changed"] = True
     values["facets"] = facets or None
-    with db.write() as s:
+    def close(s: Any) -> None:
         if report is not None:
             artifact = text_artifact(s, report, kind="report", suffix=report_suffix, description=f"report of run {run.uid}")
             values["report_id"] = artifact.id
         # an UPDATE by id: after an exception the session may have expired or dropped the Run object
         s.execute(update(Run).where(Run.id == run.id).values(**values))
+
+    _write_retrying(close, [f"hash:{hash_bytes(report.encode())}"] if report is not None else [])
     from sqlalchemy.orm.attributes import set_committed_value
 
     for name, value in values.items():
         set_committed_value(run, name, value)
     return run
+
+
+def _write_retrying(work: Callable[[Any], T], lock: list[str]) -> T:
+    """One write transaction, run again when a concurrent writer won a unique race or a deadlock."""
+    from sqlalchemy.exc import DBAPIError
+
+    from ..db import engine as db
+    from ..db.upsert import is_retryable, lock_names
+
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            with db.write() as s:
+                lock_names(s, lock)
+                return work(s)
+        except DBAPIError as e:
+            if attempt == MAX_ATTEMPTS - 1 or not is_retryable(e) or db.in_write():
+                raise
+        time.sleep(0.005 * (attempt + 1))
+    raise RuntimeError("unreachable")
 
 
 def _resolve_transform(s: Any, transform: "Transform | str") -> "Transform":
