@@ -185,3 +185,29 @@ def test_concurrent_processes_write_the_same_run_and_datasets_once(instance, fil
     out = ln.Artifact.get(key="out.bam")
     assert out.run_id == shared.id
     assert len(ln.Run.filter(initiated_by_run_id=shared.initiated_by_run_id)) == 1 + 3 * 6
+
+
+def test_run_first_known_from_its_complete_event_keeps_the_event_times(instance):
+    from datetime import datetime, timezone
+
+    from lamin_core.lineage import Job, LineageEvent, RunInfo, record
+
+    done = datetime(2020, 5, 17, 12, 0, tzinfo=timezone.utc)
+    run = record(LineageEvent("COMPLETE", done, Job("ns", "late"), RunInfo("only-complete", "test"))).run
+    assert run.status == "completed"
+    assert run.finished_at.replace(tzinfo=timezone.utc) == done
+    assert run.started_at.replace(tzinfo=timezone.utc) == done, "no START seen: the run started at the latest when it ended"
+
+
+@pytest.mark.parametrize("name", ["a/../b", "a//b", "x\x00y"])
+def test_dataset_names_that_would_escape_are_refused(instance, name):
+    from datetime import datetime, timezone
+
+    from lamin_core.errors import InvalidKeyError
+    from lamin_core.lineage import Dataset, Job, LineageEvent, RunInfo, record
+
+    event = LineageEvent("START", datetime.now(timezone.utc), Job("ns", "j"), RunInfo("r-bad-key", "test"),
+                         outputs=[Dataset("postgres://db:5432", name)])
+    with pytest.raises(InvalidKeyError):
+        record(event)
+    assert ln.Run.filter(reference="r-bad-key").count() == 0

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from .. import ids
 from ..artifacts.save import storage_id_for
 from ..storage import hashing
-from ..storage.keys import suffix_of
+from ..storage.keys import suffix_of, validate_key
 from ..storage.paths import normalize_root
 from ..storage.registry import find_storage_root
 from .events import Dataset
@@ -70,6 +70,7 @@ def resolve(d: Dataset) -> ResolvedDataset:
     facets = dict(d.facets)
     if is_local_namespace(d.namespace.rstrip("/")):
         return _resolve_local(d, uri, facets)
+    validate_key(d.name.lstrip("/") if "://" in d.namespace else d.name)  # names become keys: none may escape
     if uri.split("://", 1)[0] in FILE_SCHEMES:
         return _resolve_remote(d, uri, facets)
     # a table or topic: registered by its URI, nothing is read

@@ -34,7 +34,8 @@ class Run(Record):
 
     transform_id: Mapped[int] = mapped_column(ForeignKey("transforms.id"), index=True)
     name: Mapped[str | None] = mapped_column(String(150), default=None)
-    started_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    # no column default: a run first heard of through its COMPLETE event has no known start yet
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     status: Mapped[str] = mapped_column(String(20), default="started")
     reference: Mapped[str | None] = mapped_column(String(255), default=None)
@@ -63,6 +64,7 @@ class Run(Record):
     plan: Mapped["Artifact | None"] = relationship(foreign_keys=[plan_id], post_update=True)
 
     def __init__(self, transform: "Transform", *, name: str | None = None, params: dict | None = None, **fields: Any):
+        fields.setdefault("started_at", utcnow())  # `ln.Run(transform)` starts now, unless told otherwise
         super().__init__(transform=transform, name=name, params=params, **fields)
 
     def view_lineage(self, *args: Any, **kwargs: Any) -> Any:
