@@ -22,7 +22,7 @@ from ..db.upsert import insert_ignore, is_retryable, lock_names
 from ..tracking.redact import redact
 from .datasets import ResolvedDataset, resolve, upsert_artifact
 from .events import EVENT_TYPES, LineageEvent
-from .runs import apply_event, get_or_create_run
+from .runs import apply_event, get_or_create_run, parent_run_id
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -131,9 +131,9 @@ def _record(
     run = get_or_create_run(s, info.reference_type, info.run_id, event.job, known)
     if info.parent is not None:
         parent_type = info.parent.reference_type or info.reference_type
-        parent = get_or_create_run(s, parent_type, info.parent.run_id, info.parent.job, known)
-        if parent.id != run.id:
-            run.initiated_by_run_id = parent.id
+        parent_id = parent_run_id(s, parent_type, info.parent.run_id, info.parent.job, known)
+        if parent_id != run.id:
+            run.initiated_by_run_id = parent_id
     apply_event(run, event, redact(dict(info.params)) if info.params else None)
     if info.error_message:
         _attach_report(s, run, info.error_message)

@@ -24,12 +24,14 @@ UNKNOWN_JOB = "unknown"  # the placeholder job of a parent run known only by id,
 
 
 _transform_ids: dict[tuple, int] = {}  # (database, job identity) -> Transform.id: jobs repeat, rows don't move
+_parent_ids: dict[tuple[str, str, str], int] = {}  # (database, reference_type, reference) -> Run.id
 
 
 def _register_cache() -> None:
     from ..db import engine as db
 
     db.ROLLBACK_HOOKS.append(_transform_ids.clear)
+    db.ROLLBACK_HOOKS.append(_parent_ids.clear)
 
 
 _register_cache()
@@ -98,6 +100,23 @@ def get_or_create_run(
     if known is not None:
         known[(reference_type, reference)] = run
     return run
+
+
+def parent_run_id(s: "Session", reference_type: str, reference: str, job: Job | None, known: "dict | None" = None) -> int:
+    """The id of an enclosing run. Every job of a workflow names the same parent: after the first time,
+    and once the parent is more than a placeholder, its id comes from memory instead of a query."""
+    from ..db import engine as db
+
+    cache_key = (db.settings().db_url, reference_type, reference)
+    cached = _parent_ids.get(cache_key)
+    if cached is not None:
+        return cached
+    parent = get_or_create_run(s, reference_type, reference, job, known)
+    if not _is_placeholder(parent):
+        if len(_parent_ids) > 10_000:
+            _parent_ids.clear()
+        _parent_ids[cache_key] = parent.id
+    return parent.id
 
 
 def _is_placeholder(run: "Run") -> bool:
