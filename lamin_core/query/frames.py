@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 # long or internal columns that make a table unreadable
 HIDDEN = {"source_code", "facets"}
+SORT_MEMORY = "64MB"  # PostgreSQL work_mem for one dataframe query (its transaction only)
 
 
 def to_dataframe(qs: "QuerySet", include: Any = None) -> Any:
@@ -37,6 +38,9 @@ def to_dataframe(qs: "QuerySet", include: Any = None) -> Any:
         conn = s.connection()  # a Core result: its DBAPI cursor is reachable
         dialect = conn.dialect.name
         exprs = [_raw(expr, type_, dialect).label(n) for n, expr, type_ in typed]
+        if dialect == "postgresql" and (qs._limit is not None or qs._order):
+            # ordering 20,000 whole rows to cut a slice overflows the default 4 MB and sorts on disk
+            conn.exec_driver_sql(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
         result = conn.execute(qs.statement(*exprs))
         try:
             rows = result.cursor.fetchall() if result.cursor is not None else []
