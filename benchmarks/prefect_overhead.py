@@ -27,6 +27,11 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--mode", choices=["sequential", "submit"], default="sequential")
+    parser.add_argument(
+        "--pause", type=float, default=3.0,
+        help="seconds between runs (untimed): Prefect's local server keeps writing the last run's events into "
+        "its SQLite for a while, and a flow run created meanwhile waits ~2 s on its lock and retries",
+    )  # fmt: skip
     parser.add_argument("--db", default=None, help="postgresql://... to record into PostgreSQL (default SQLite)")
     parser.add_argument(
         "--sink", choices=["db", "null"], default="db",
@@ -122,6 +127,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
     for _ in range(args.repeat):
         for label, fl in (("plain", plain), ("lamin", lamin)):
             run += 1
+            time.sleep(args.pause)
             t0, c0 = time.perf_counter(), time.process_time()
             with lamin_prefect.record_to(lambda event: None) if args.sink == "null" else nullcontext():
                 fl(str(data / label), run)
