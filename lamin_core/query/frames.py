@@ -38,9 +38,13 @@ def to_dataframe(qs: "QuerySet", include: Any = None) -> Any:
         conn = s.connection()  # a Core result: its DBAPI cursor is reachable
         dialect = conn.dialect.name
         exprs = [_raw(expr, type_, dialect).label(n) for n, expr, type_ in typed]
-        if dialect == "postgresql" and (qs._limit is not None or qs._order):
-            # ordering 20,000 whole rows to cut a slice overflows the default 4 MB and sorts on disk
-            conn.exec_driver_sql(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
+        if dialect == "postgresql":
+            # for this transaction only: ordering 20,000 whole rows to cut a slice overflows the default
+            # 4 MB of work_mem and sorts on disk; and a generic plan (psycopg prepares a statement run 5
+            # times) can't see that a prefix is selective and walks the primary key instead of the key index
+            conn.exec_driver_sql(
+                f"SELECT set_config('work_mem', '{SORT_MEMORY}', true), set_config('plan_cache_mode', 'force_custom_plan', true)"
+            )
         result = conn.execute(qs.statement(*exprs))
         try:
             rows = result.cursor.fetchall() if result.cursor is not None else []
