@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -86,35 +85,10 @@ def instance(backend: str) -> Iterator[dict[str, str]]:
 
 @contextmanager
 def server(env: dict[str, str], workers: int) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "lamin"), "serve", "--port", "0", "--workers", str(workers)] if workers > 1 else [str(VENV_BIN / "lamin"), "serve", "--port", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=sys.stderr,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        m = re.search(r"http://([\d.]+):(\d+)/", line)
-        if not m:
-            raise RuntimeError(f"lamin serve did not start: {line!r}")
-        base = f"http://{m.group(1)}:{m.group(2)}"
-        import requests
+    from lamin_openlineage.testing import lamin_serve
 
-        for _ in range(200):
-            try:
-                if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with lamin_serve(env, *(["--workers", str(workers)] if workers > 1 else [])) as running:
+        yield running.base
 
 
 def run_clients(base: str, bodies: list[list[bytes]]) -> tuple[float, list[float], dict[int, int]]:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -62,16 +60,11 @@ def step_python_api() -> None:
 
 def step_openlineage(env: dict[str, str]) -> None:
     banner("5. lamin serve + openlineage-python: an OpenLineage job reads the Snakemake result")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([str(BIN / "lamin"), "serve", "--port", str(port)], env=env)
-    try:
-        _wait_healthy(port)
-        _emit_events(port)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    from lamin_openlineage.testing import lamin_serve
+
+    with lamin_serve(env) as server:
+        print(f"$ lamin serve  (listening on {server.base})", flush=True)
+        _emit_events(server.base)
     import lamin_core as ln
 
     ln.connect("demo")
@@ -80,27 +73,12 @@ def step_openlineage(env: dict[str, str]) -> None:
     report.view_lineage(depth=4)
 
 
-def _wait_healthy(port: int) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def _emit_events(port: int) -> None:
+def _emit_events(base: str) -> None:
     from openlineage.client import OpenLineageClient
     from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
     from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-    client = OpenLineageClient(transport=HttpTransport(HttpConfig(url=f"http://127.0.0.1:{port}")))
+    client = OpenLineageClient(transport=HttpTransport(HttpConfig(url=base)))
     summary = DEMO / "snakemake-example" / "results" / "summary.txt"
     report = DEMO / "storage" / "reports" / "weekly.csv"
     report.parent.mkdir(parents=True, exist_ok=True)

@@ -8,83 +8,25 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
-import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
+
+from lamin_openlineage.testing import Server, lamin_serve as serve
 
 TOKEN = "test-token-123"
 LAMIN = str(Path(sys.executable).parent / "lamin")
 FACET = {"_producer": "https://example.org/tests", "_schemaURL": "https://example.org/schema#/$defs/X"}
 
 
-@dataclass
-class Server:
-    base: str
-    proc: subprocess.Popen[str]
-    log_path: Path
-
-    @property
-    def url(self) -> str:
-        return self.base + "/api/v1/lineage"
-
-    def log(self) -> str:
-        """What the server wrote to stderr (tracebacks of 500s), for assertion messages."""
-        return self.log_path.read_text(errors="replace")
-
-
 @contextmanager
 def lamin_serve(env: dict[str, str], *args: str) -> Iterator[Server]:
-    """`lamin serve --port 0 ARGS` in a subprocess; yields once /healthz answers."""
-    import tempfile
-
-    import requests
-
-    # stderr to a file, never an unread pipe: a server that logs much would block on a full pipe
-    log_fd, log_name = tempfile.mkstemp(prefix="lamin-serve-", suffix=".log")
-    proc = subprocess.Popen(
-        [LAMIN, "serve", "--port", "0", *args],
-        env={**env, "LAMIN_PROBE_REMOTE": "0"},  # no network here: don't probe s3:// datasets
-        stdout=subprocess.PIPE,
-        stderr=log_fd,
-        text=True,
-    )
-    os.close(log_fd)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        m = re.search(r"http://([\d.]+):(\d+)/", line)
-        if not m:
-            proc.kill()
-            proc.wait()
-            raise RuntimeError(f"lamin serve did not start: {line!r} {Path(log_name).read_text()}")
-        server = Server(base=f"http://{m.group(1)}:{m.group(2)}", proc=proc, log_path=Path(log_name))
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(server.base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("lamin serve exited or never answered /healthz") from None
-                time.sleep(0.05)
+    """`lamin serve --port 0 ARGS` for these tests: no network here, so s3:// datasets are not probed."""
+    with serve({**env, "LAMIN_PROBE_REMOTE": "0"}, *args) as server:
         yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log = Path(log_name)
-        if log.exists() and "Traceback" in log.read_text(errors="replace"):
-            print(f"lamin serve logged errors:\n{log.read_text(errors='replace')}", file=sys.stderr)  # shown by pytest on failure
-        log.unlink(missing_ok=True)
 
 
 def auth() -> dict[str, str]:

@@ -4,15 +4,18 @@ several test folders run in one session)."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-SAMPLES = Path("/work/shared/samples/nextflow")
+# shared/ lies beside the repository (in CI too); /work/shared on the developers' machines
+SAMPLES = next(
+    (p for p in (Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "nextflow",
+                 Path("/work/shared/samples/nextflow")) if p.exists()),
+    Path("/work/shared/samples/nextflow"),
+)
 
 
 def lamin(instance, *args: str) -> subprocess.CompletedProcess:
@@ -32,29 +35,7 @@ def fresh(instance, expression: str):
 @contextmanager
 def lamin_serve(instance, *args: str) -> Iterator[str]:
     """`lamin serve --port 0 ARGS` on the test instance, in its own process; yields its base URL once it answers."""
-    import httpx
+    from lamin_openlineage.testing import lamin_serve as serve
 
-    exe = Path(sys.executable).with_name("lamin")
-    proc = subprocess.Popen([str(exe), "serve", "--port", "0", *args], env=instance.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        line = proc.stdout.readline()
-        match = re.search(r"http://([\d.]+):(\d+)/", line)
-        assert match, f"lamin serve did not start: {line!r}"
-        base = f"http://{match.group(1)}:{match.group(2)}"
-        deadline = time.monotonic() + 60  # a readiness wait, not a timing assertion
-        while True:
-            try:
-                httpx.get(base + "/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, "lamin serve never answered"
-                time.sleep(0.05)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serve(instance.env, *args) as server:
+        yield server.base
