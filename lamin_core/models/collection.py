@@ -42,3 +42,8 @@ class Collection(Record):
     @property
     def ordered_artifacts(self) -> Any:
         return self.artifacts
+
+    def view_lineage(self, *args: Any, **kwargs: Any) -> Any:
+        from ..lineage.graph import view_lineage
+
+        return view_lineage(self, *args, **kwargs)
