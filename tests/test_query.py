@@ -211,3 +211,36 @@ def test_prefix_filter_uses_the_key_index(g, instance):
             conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned
             plan = " ".join(str(r) for r in conn.exec_driver_sql("EXPLAIN " + sql))
     assert "ix_artifacts_key" in plan, plan
+
+
+def test_json_lookups_on_params(g):
+    t = g.t_py
+    ln.Run(t, name="a", params={"n": 3, "lr": 0.5, "model": {"name": "resnet", "depth": 50}, "flag": True, "s": "3", "none": None}).save()
+    ln.Run(t, name="b", params={"n": 10, "lr": 0.1, "model": {"name": "ViT"}, "flag": False, "s": "abc"}).save()
+
+    R = ln.Run.filter(name__in=["a", "b"])
+
+    def names(qs):
+        return sorted(r.name for r in qs)
+
+    assert names(R.filter(params__n=3)) == ["a"]
+    assert names(R.filter(params__s=3)) == []  # the string "3" is not the number 3
+    assert names(R.filter(params__s="3")) == ["a"]
+    assert names(R.filter(params__n__gt=3)) == ["b"]
+    assert names(R.filter(params__n__gte=3)) == ["a", "b"]
+    assert names(R.filter(params__s__gt=1)) == []  # strings are never cast to numbers
+    assert names(R.filter(params__lr__range=(0.2, 1.0))) == ["a"]
+    assert names(R.filter(params__model__name="resnet")) == ["a"]
+    assert names(R.filter(params__model__name__istartswith="vi")) == ["b"]
+    assert names(R.filter(params__model__name__contains="net")) == ["a"]
+    assert names(R.filter(params__model__depth__isnull=True)) == ["b"]
+    assert names(R.filter(params__flag=True)) == ["a"] and names(R.filter(params__flag=False)) == ["b"]
+    assert names(R.filter(params__none=None)) == ["a"]
+    assert names(R.filter(params__n__in=[10, 11])) == ["b"]
+    assert names(ln.Run.filter(params__isnull=True)) == ["first run"]
+    assert names(ln.Run.filter(params__n=3)) == ["a", "ingest-2"]
+    assert names(R.exclude(params__n=3)) == ["b"]
+    with pytest.raises(FieldError, match="key by key"):
+        R.filter(params__model={"name": "resnet"})
+    with pytest.raises(FieldError, match="quotes"):
+        R.filter(**{'params__a"b': 1})

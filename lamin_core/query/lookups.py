@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import Boolean, String, and_, cast, false, func, inspect, not_, select, true
+from sqlalchemy import JSON, Boolean, String, and_, cast, false, func, inspect, not_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import RelationshipProperty
 from sqlalchemy.sql.functions import FunctionElement
@@ -316,6 +316,10 @@ def _condition(model: type, parts: list[str], value: Any, path: str) -> "ColumnE
     if head not in mapper.column_attrs:
         raise unknown_field(model, head)
     column = getattr(model, head)
+    if rest and isinstance(column.type, JSON) and not (len(rest) == 1 and rest[0] == "isnull"):
+        from .json_lookups import json_condition
+
+        return json_condition(column, rest, value, path, _dialect())
     if not rest:
         lookup = "exact"
     elif len(rest) == 1 and rest[0] in OPERATORS:
@@ -330,6 +334,12 @@ def _condition(model: type, parts: list[str], value: Any, path: str) -> "ColumnE
     if head.endswith("_id") or head == "id":
         value = _record_id(value)
     return OPERATORS[lookup](column, value)
+
+
+def _dialect() -> str:
+    from ..db import engine as db
+
+    return db.settings().dialect
 
 
 def conditions(model: type, lookups: dict[str, Any]) -> list["ColumnElement[bool]"]:
