@@ -130,7 +130,8 @@ def big_file(tmp: Path, mib: int, db_url: str | None) -> None:
         for _ in range(max(mib // 64, 1)):
             f.write(block)
     size = path.stat().st_size
-    hash_file(path)  # warm the page cache: the figure is about a cached file
+    os.sync()  # let the write-back of the new file finish: the figures are about reading a cached file
+    hash_file(path)  # warm the page cache
     runs = []
     for _ in range(3):
         t = time.perf_counter()
@@ -138,11 +139,25 @@ def big_file(tmp: Path, mib: int, db_url: str | None) -> None:
         runs.append(time.perf_counter() - t)
     report(f"hashing a cached {mib} MiB file, whole content", size / min(runs) / 1e9, "GB/s", "> 3 GB/s")
     fresh_instance(tmp, "big", db_url)
-    t = time.perf_counter()
-    artifact = ln.Artifact(path, key="big.bin").save()
-    elapsed = time.perf_counter() - t
-    assert artifact.hash == hash_file(path)
-    report(f"saving a {mib} MiB file into storage (copy + hash, one pass)", elapsed, "s", "< 0.6 s at 1 GiB")
+    runs = []
+    for i in range(3):
+        with open(path, "r+b") as f:  # new content each time (a new version), still cached
+            f.seek(-8, os.SEEK_END)
+            f.write(i.to_bytes(8, "big"))
+        t = time.perf_counter()
+        artifact = ln.Artifact(path, key="big.bin").save()
+        runs.append(time.perf_counter() - t)
+        assert artifact.hash == hash_file(path)
+    report(f"saving a {mib} MiB file into storage (copy + hash, one pass), best of 3", min(runs), "s", "< 0.6 s at 1 GiB")
+    report("  median of 3", statistics.median(runs), "s", "")
+    # the same pipeline where writes cannot be throttled by the disk's write-back: storage on tmpfs
+    shm = Path("/dev/shm")
+    if shm.is_dir() and not str(tmp).startswith("/dev/shm"):
+        with tempfile.TemporaryDirectory(dir=shm) as d:
+            fresh_instance(Path(d), "big-shm", db_url)
+            t = time.perf_counter()
+            ln.Artifact(path, key="big-shm.bin").save()
+            report("  the same with the storage on tmpfs (no disk write-back)", time.perf_counter() - t, "s", "")
     os.unlink(path)
 
 

@@ -18,7 +18,7 @@ import blake3
 
 HASH_TYPE = "blake3"
 DIR_HASH_TYPE = "blake3-dir"
-CHUNK = 8 * 1024 * 1024
+CHUNK = 16 * 1024 * 1024
 # below this, starting BLAKE3's thread pool costs more than it saves
 THREADED_FROM = 4 * 1024 * 1024
 
