@@ -36,9 +36,12 @@ def prefect_server() -> Iterator[None]:
 
 
 @pytest.fixture
-def events(prefect_server: None) -> Iterator[list]:
+def events(prefect_server: None, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[list]:
     """The LineageEvents lamin_prefect produces during a test, in order, instead of recording them."""
     import lamin_prefect
+
+    # no instance at all: whatever the developer's own ~/.lamin holds is never read or written
+    monkeypatch.setenv("LAMIN_HOME", str(tmp_path_factory.mktemp("no-lamin-home")))
 
     captured: list = []
     with lamin_prefect.record_to(captured.append):

@@ -65,6 +65,11 @@ def record_to(sink: Sink) -> Iterator[Sink]:
         _sink = previous
 
 
+def redirected() -> bool:
+    """True while `record_to()` sends events somewhere other than the database."""
+    return _sink is not None
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 

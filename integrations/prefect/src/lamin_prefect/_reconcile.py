@@ -74,8 +74,10 @@ def reconcile() -> list[str]:
 def reconcile_once() -> None:
     """`reconcile()` the first time a flow starts in this process; never fails the flow."""
     global _done_in_this_process
-    if _done_in_this_process:
-        return
+    from . import _emit
+
+    if _done_in_this_process or _emit.redirected():
+        return  # events go to a callable (`record_to`), not to the database reconcile would read
     _done_in_this_process = True
     try:
         reconcile()
