@@ -287,3 +287,16 @@ def test_async_submitted_tasks_and_assets(lineage, s3, tmp_path: Path) -> None: 
     assert str(uploaded.path) == f"s3://{bucket}/tables/counts.csv" and uploaded.hash is not None
     inputs = {Path(str(a.path)).name for a in upload_run.input_artifacts}
     assert inputs == {"raw.csv", "measure-0.txt", "measure-1.txt", "measure-2.txt"}
+
+
+def test_lamin_prefect_reconcile_command(sqlite_instance) -> None:  # noqa: ANN001
+    import shutil
+    import subprocess
+    import sys
+
+    lamin = shutil.which("lamin", path=str(Path(sys.executable).parent)) or "lamin"
+    done = subprocess.run([lamin, "prefect", "reconcile"], env=sqlite_instance.env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "0 run(s) of dead processes" in done.stdout
+    wrong = subprocess.run([lamin, "prefect", "reconcil"], env=sqlite_instance.env, capture_output=True, text=True)
+    assert wrong.returncode == 2 and "usage: lamin prefect reconcile" in wrong.stderr
