@@ -452,3 +452,28 @@ def test_tasks_defined_as_methods(events: list) -> None:
     assert method_flow() == 6
     (start,) = [e for e in events if e.job.name == "method-flow/scale" and e.event_type == "START"]
     assert start.run.params == {"x": 2}  # the instance is not a parameter
+
+
+@task
+def uses_scratch(folder: str) -> int:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp") as scratch:  # gone when the task ends
+        scratch.write("scratch")
+    try:
+        open(f"{folder}/missing/dir/x.txt", "w")  # an open that fails is not an output
+    except FileNotFoundError:
+        pass
+    Path(f"{folder}/kept.txt").write_text("kept")
+    return 1
+
+
+@flow
+def scratch_flow(folder: str) -> int:
+    return uses_scratch(folder)
+
+
+def test_deleted_temporary_files_and_failed_opens_are_not_outputs(events: list, tmp_path: Path) -> None:
+    scratch_flow(str(tmp_path))
+    run_id = next(e.run.run_id for e in events if e.job.name == "scratch-flow/uses_scratch")
+    assert outputs_of(events, run_id) == {f"{tmp_path}/kept.txt"}

@@ -103,13 +103,16 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     scope = current_scope.get()
     if scope is None:
         return
-    path, mode, flags = args
+    try:
+        _see_open(scope, *args[:3])
+    except Exception:  # an exception here would make the user's open() fail: lineage never does that
+        pass
+
+
+def _see_open(scope: RunScope, path: Any, mode: Any, flags: Any) -> None:
     if path is None or isinstance(path, int):
         return  # opening a file descriptor: the file was already opened (and seen) by name
-    try:
-        path = os.path.abspath(os.fsdecode(path))
-    except (TypeError, ValueError):
-        return
+    path = os.path.abspath(os.fsdecode(path))
     if path.startswith(_SKIP_PREFIXES) or any(path.startswith(root) for root in _ignored_roots):
         return
     if _MANAGED_DIR in path and os.path.basename(path).startswith("lamin.db"):
@@ -120,7 +123,7 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         writing = any(c in mode for c in "wax+")
     else:
         writing = bool((flags or 0) & _WRITE_FLAGS)
-    if _opened_by_machinery(sys._getframe(1)):
+    if _opened_by_machinery(sys._getframe(2)):
         return
     if not writing and not os.path.isfile(path):
         return  # a directory, a missing file (the open will fail) or a device

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import types
 from typing import Any, Callable
 
@@ -318,7 +319,8 @@ def _completed(kind: str, obj: Any, prefect_run: Any, state: Any) -> None:
         result = getattr(data, "result", data)
     outputs: dict[str, Dataset] = {}
     for path in scope.writes:
-        outputs[path] = dataset_for_path(path)
+        if os.path.isfile(path):  # not a temporary file deleted again, nor an open that failed
+            outputs[path] = dataset_for_path(path)
     # arguments naming files that did not exist at the start and do now were written by this run
     created = existing_datasets([c for c in scope.candidates if c[0] != "artifact"])
     for uri, dataset in created.items():
@@ -339,7 +341,11 @@ def _completed(kind: str, obj: Any, prefect_run: Any, state: Any) -> None:
     if parent_flow is not None and outputs:
         _produced_in_flow.setdefault(parent_flow, set()).update(outputs)
     # files read (and not written) that the arguments did not already name
-    inputs = [dataset_for_path(p) for p in scope.reads if p not in scope.writes and p not in scope.inputs_at_start]
+    inputs = [
+        dataset_for_path(p)
+        for p in scope.reads
+        if p not in scope.writes and p not in scope.inputs_at_start and os.path.isfile(p)
+    ]
     _send(scope, _event("COMPLETE", scope, facets=_state_facets(scope, state), inputs=inputs, outputs=list(outputs.values())))
     if kind == "flow":
         _flow_jobs.pop(scope.run.run_id, None)
