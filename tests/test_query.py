@@ -244,3 +244,11 @@ def test_json_lookups_on_params(g):
         R.filter(params__model={"name": "resnet"})
     with pytest.raises(FieldError, match="quotes"):
         R.filter(**{'params__a"b': 1})
+
+
+def test_order_by_a_related_field(g):
+    qs = ln.Artifact.filter(run__isnull=False).order_by("-transform__key", "key")
+    assert qs.to_list("key") == ["my_datasets/Iris_v2.csv", "my_datasets/iris.parquet", "other/x.txt", "raw/a_b%c*?[x].txt"]
+    assert ln.Artifact.filter(run__isnull=False).order_by("transform__key", "-key")[:1].to_list("key") == ["raw/a_b%c*?[x].txt"]
+    with pytest.raises(FieldError, match="to-many"):
+        ln.Transform.filter().order_by("runs__name")

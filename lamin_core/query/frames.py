@@ -99,6 +99,11 @@ def _includes(model: type, include: Any) -> list[tuple[str, Any]]:
     return out
 
 
+def related_value(model: type, path: str) -> Any:
+    """The value of a to-one relation's field for each row (a correlated scalar subquery), e.g. for order_by()."""
+    return _scalar(model, path.split("__"), path)
+
+
 def _scalar(model: type, parts: list[str], path: str) -> Any:
     """A correlated scalar subquery following to-one relations, with an alias per hop (run -> run works)."""
     from sqlalchemy import select
@@ -117,7 +122,7 @@ def _scalar(model: type, parts: list[str], path: str) -> Any:
         head, parts = parts[0], parts[1:]
         if head in mapper.column_attrs:
             if parts:
-                raise FieldError(f"{cls.__name__}.{head} is a field, not a relation, in include={path!r}")
+                raise FieldError(f"{cls.__name__}.{head} is a field, not a relation, in {path!r}")
             column = getattr(current, head)
             if current is model:
                 return column
@@ -126,9 +131,9 @@ def _scalar(model: type, parts: list[str], path: str) -> Any:
             raise unknown_field(cls, head)
         rel = mapper.relationships[head]
         if rel.uselist or rel.direction.name != "MANYTOONE":
-            raise FieldError(f"include={path!r}: {cls.__name__}.{head} is a to-many relation; include takes to-one paths")
+            raise FieldError(f"{path!r}: {cls.__name__}.{head} is a to-many relation; only to-one relations have one value per row")
         if not parts:
-            raise FieldError(f"include={path!r} names a relation: add the field to show, e.g. {path}__uid")
+            raise FieldError(f"{path!r} names a relation: add one of its fields, e.g. {path}__uid")
         (local, remote), = rel.local_remote_pairs
         nxt = aliased(rel.mapper.class_)
         where.append(getattr(nxt, remote.key) == getattr(current, local.key))

@@ -69,15 +69,20 @@ class QuerySet:
         return self._clone(branch_scope=False)
 
     def order_by(self, *fields: str) -> "QuerySet":
-        """Order by fields, `-field` for descending; `order_by()` with no fields drops the ordering."""
+        """Order by fields (`-field` descending, `run__started_at` through to-one relations); `order_by()` drops the order."""
         order = []
         for f in fields:
             if not isinstance(f, str):
                 raise TypeError(f"order_by() takes field names, not {f!r}")
             name = f.lstrip("-")
-            if name not in inspect(self.model).column_attrs:
+            if "__" in name:  # a field of a to-one relation: order_by("run__started_at")
+                from .frames import related_value
+
+                col = related_value(self.model, name)
+            elif name not in inspect(self.model).column_attrs:
                 raise L.unknown_field(self.model, name)
-            col = getattr(self.model, name)
+            else:
+                col = getattr(self.model, name)
             order.append(col.desc() if f.startswith("-") else col.asc())
         return self._clone(order=tuple(order))
 
