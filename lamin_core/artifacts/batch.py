@@ -22,6 +22,32 @@ if TYPE_CHECKING:
     from ..models import Artifact
 
 
+LatestByKey = dict[tuple[int, str], tuple[int, str]]  # (storage id, key) -> (id, uid) of the latest version
+
+
+def known_content_and_keys(s: "Session", hashes: set[str], keys: set[str]) -> tuple[dict[str, "Artifact"], LatestByKey]:
+    """One query for both questions a save asks: which contents are registered, which keys have versions."""
+    from sqlalchemy import and_, or_
+
+    from ..models import Artifact
+
+    conditions = []
+    if hashes:
+        conditions.append(Artifact.hash.in_(hashes))
+    if keys:
+        conditions.append(and_(Artifact.is_latest, Artifact.key.in_(keys)))
+    if not conditions:
+        return {}, {}
+    rows = s.execute(
+        select(Artifact.id, Artifact.uid, Artifact.hash, Artifact.storage_id, Artifact.key, Artifact.is_latest).where(
+            or_(*conditions)
+        )
+    ).all()
+    existing = {h: s.get(Artifact, aid) for aid, _, h, _, _, _ in rows if h is not None and h in hashes}
+    latest = {(sid, key): (aid, uid) for aid, uid, _, sid, key, is_latest in rows if is_latest and key in keys}
+    return existing, latest  # type: ignore[return-value]
+
+
 def existing_by_hash(s: "Session", hashes: set[str]) -> dict[str, "Artifact"]:
     from ..models import Artifact
 
@@ -32,23 +58,16 @@ def existing_by_hash(s: "Session", hashes: set[str]) -> dict[str, "Artifact"]:
     return {digest: s.get(Artifact, artifact_id) for artifact_id, digest in hits}
 
 
-def assign_versions(s: "Session", artifacts: list["Artifact"]) -> list[int]:
+def assign_versions(s: "Session", artifacts: list["Artifact"], latest_in_db: LatestByKey) -> list[int]:
     """Give each artifact that continues a key (or `revises` one) its next version uid.
 
-    Returns the ids of stored artifacts that stop being the latest version. Several new artifacts for
-    one key in one batch become consecutive versions, the last one latest.
+    `latest_in_db` comes from `known_content_and_keys`. Returns the ids of stored artifacts that stop
+    being the latest version. Several new artifacts for one key in one batch become consecutive
+    versions, the last one latest.
     """
     from ..models import Artifact
 
-    keyed = {a.key for a in artifacts if a.key is not None}
-    latest_in_db: dict[tuple[int, str], tuple[int, str]] = {}
-    if keyed:
-        rows = s.execute(
-            select(Artifact.id, Artifact.uid, Artifact.storage_id, Artifact.key).where(
-                Artifact.is_latest, Artifact.key.in_(keyed)
-            )
-        )
-        latest_in_db = {(sid, key): (aid, uid) for aid, uid, sid, key in rows}
+    latest_in_db = dict(latest_in_db)
     newest_of_stem: dict[str, str] = {}
     latest_in_batch: dict[tuple[int, str], "Artifact"] = {}
     step_down: list[int] = []

@@ -161,12 +161,14 @@ def _forget_attempt(artifacts: list["Artifact"], fresh_uids: list[str]) -> None:
 
 def _save_batch(s: "Session", artifacts: list["Artifact"], written: list[str], run_id: int | None) -> list["Artifact"]:
     from ..db.upsert import lock_names
-    from .batch import assign_versions, existing_by_hash, insert_artifacts, step_down_versions
+    from .batch import assign_versions, existing_by_hash, insert_artifacts, known_content_and_keys, step_down_versions
 
     revised = [a._revises.uid[:-4] for a in artifacts if getattr(a, "_revises", None) is not None]
     lock_names(s, [f"hash:{a.hash}" for a in artifacts if a.hash] + [f"key:{a.key}" for a in artifacts if a.key]
                + [f"key:{stem}" for stem in revised])
-    existing = existing_by_hash(s, {a.hash for a in artifacts if a.hash is not None})
+    existing, latest_by_key = known_content_and_keys(
+        s, {a.hash for a in artifacts if a.hash is not None}, {a.key for a in artifacts if a.key is not None}
+    )
     results: list["Artifact"] = []
     new: list["Artifact"] = []
     first_of_hash: dict[str, "Artifact"] = {}
@@ -185,7 +187,7 @@ def _save_batch(s: "Session", artifacts: list["Artifact"], written: list[str], r
         a.storage_id = storage_id_for(s, getattr(a, "_storage_root", None) or default_root)
         if a.run_id is None:
             a.run_id = a.run.id if a.__dict__.get("run") is not None else run_id
-    step_down_versions(s, assign_versions(s, new))
+    step_down_versions(s, assign_versions(s, new, latest_by_key))
     _put_all(s, new, written)
     # content hashed on the way in (large files) may turn out to be registered already
     late = existing_by_hash(s, {a.hash for a in new if getattr(a, "_hashed_on_copy", False) and a.hash})
