@@ -132,6 +132,13 @@ def test_get_by_uid_prefix_and_fields(g):
         A.get(key__startswith="my_")
     with pytest.raises(ValueError, match="at least 4"):
         A.get("ab")
+    ln.Transform("one.py", kind="script", uid="Zq9x" + "a" * 8 + "0000").save()
+    ln.Transform("two.py", kind="script", uid="Zq9x" + "b" * 8 + "0000").save()
+    with pytest.raises(MultipleResultsFound, match="several Transform records match 'Zq9x'"):
+        ln.Transform.get("Zq9x")
+    assert ln.Transform.get("Zq9xbbbb").key == "two.py"
+    with pytest.raises(DoesNotExist, match="no Transform with 'Zq9xcccc'"):
+        ln.Transform.get("Zq9xcccc")
     with pytest.raises(FieldError, match="Did you mean 'key'"):
         A.get(kee="x")
 
