@@ -13,16 +13,6 @@ import pytest
 import lamin_core as ln
 
 
-@pytest.fixture(autouse=True)
-def no_tracked_run_left():
-    yield
-    from lamin_core.tracking import context
-    from lamin_core.tracking import track as tracking
-
-    tracked = tracking._state["tracked"]
-    if tracked is not None:
-        tracked.done = True
-    context.set_process_run(None)
 
 
 def save_text(folder: Path, name: str, text: str) -> ln.Artifact:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,17 +16,6 @@ import lamin_core as ln
 PY = sys.executable
 
 
-@pytest.fixture(autouse=True)
-def no_tracked_run_left():
-    """A test that fails between track() and finish() must not leave its run to the next test."""
-    yield
-    from lamin_core.tracking import context
-    from lamin_core.tracking import track as tracking
-
-    tracked = tracking._state["tracked"]
-    if tracked is not None:
-        tracked.done = True
-    context.set_process_run(None)
 
 
 def run_script(instance, path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -19,6 +19,7 @@ What Snakemake logs, and what it becomes (see docs/snakemake.md):
   workflow run's end from the records seen, and aborts jobs that never finished.
 """
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Callable
@@ -334,16 +335,7 @@ def _message(record: LogRecord) -> str | None:
 
 
 def _with_error(run: RunInfo, message: str | None) -> RunInfo:
-    return RunInfo(
-        run_id=run.run_id,
-        reference_type=run.reference_type,
-        parent=run.parent,
-        params=run.params,
-        facets=run.facets,
-        error_message=message,
-        attempt=run.attempt,
-        name=run.name,
-    )
+    return dataclasses.replace(run, error_message=message)
 
 
 def _resources(resources: Any) -> dict[str, Any]:
