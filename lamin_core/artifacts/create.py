@@ -7,6 +7,7 @@ database's write lock, so that concurrent savers agree.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -22,6 +23,7 @@ from ..storage.remote import describe_remote
 if TYPE_CHECKING:
     from ..models import Artifact
 
+logger = logging.getLogger("lamin_core")
 DEFER_HASH_FROM = 64 * 1024 * 1024
 ARTIFACT_KINDS = (None, "dataset", "model", "log", "benchmark", "report", "environment", "plan", "source")
 
@@ -89,6 +91,8 @@ def _local_fields(source: str, key: str | None) -> dict[str, Any]:
     fields: dict[str, Any] = dict(size=size, hash=digest, hash_type=hash_type, n_files=n_files, suffix=suffix)
     if root is not None:  # inside a registered storage location: register in place, never copy
         rel = path.relative_to(root).as_posix()
+        if key is not None and key != rel:
+            logger.warning("%s lies in the storage location %s: registered in place with key %r, not %r", path, root, rel, key)
         fields.update(key=rel, managed=False, _storage_root=root, _source=None)
     else:
         fields.update(key=key, managed=True, _storage_root=None, _source=str(path))

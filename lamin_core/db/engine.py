@@ -156,6 +156,8 @@ def write() -> Iterator["Session"]:
 @contextmanager
 def read() -> Iterator["Session"]:
     s = session()
+    if not _local.write_depth and s.in_transaction():
+        s.commit()  # a transaction left open by a lazy load must not hold an old snapshot or locks
     try:
         yield s
     finally:

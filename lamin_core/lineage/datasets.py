@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +25,6 @@ from .events import Dataset
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
-
-    from ..models import Artifact
 
 logger = logging.getLogger("lamin_core")
 
@@ -126,41 +125,50 @@ def _resolve_remote(d: Dataset, uri: str, facets: dict[str, Any]) -> ResolvedDat
                            size=size, n_files=n_files, suffix=suffix_of(key) if not n_files else "", facets=facets)
 
 
-def upsert_artifact(s: "Session", rd: ResolvedDataset, producer_run_id: int | None) -> "Artifact":
-    """The artifact for this content at this place: existing, a new version of the key, or new."""
-    from sqlalchemy import and_, or_
+def upsert_artifact(s: "Session", rd: ResolvedDataset, producer_run_id: int | None) -> SimpleNamespace:
+    """The artifact for this content at this place: existing, a new version of the key, or new.
+
+    Returns its row (id, uid, run_id). Plain rows, not ORM objects: this runs for every dataset of every
+    event. ORM objects of these artifacts already in memory are expired, so they show the change.
+    """
+    from sqlalchemy import and_, insert, or_, update
 
     from ..models import Artifact
+    from .runs import expire_loaded
 
+    table = Artifact.__table__
+    c = table.c
     storage_id = storage_id_for(s, rd.storage_root)
-    at_key = and_(Artifact.storage_id == storage_id, Artifact.key == rd.key, Artifact.is_latest)
+    at_key = and_(c.storage_id == storage_id, c.key == rd.key, c.is_latest)
     # one query answers both questions: is this content known, and what is the latest at this key?
-    where = or_(Artifact.hash == rd.hash, at_key) if rd.hash is not None else at_key
-    found = s.execute(select(Artifact).where(where)).scalars().all()
-    same = next((a for a in found if rd.hash is not None and a.hash == rd.hash), None)
+    where = or_(c.hash == rd.hash, at_key) if rd.hash is not None else at_key
+    found = s.execute(select(c.id, c.uid, c.hash, c.storage_id, c.key, c.is_latest, c.run_id).where(where)).all()
+    same = next((r for r in found if rd.hash is not None and r.hash == rd.hash), None)
     if same is not None:
         if producer_run_id is not None and same.run_id is None and rd.kind is None:
-            same.run_id = producer_run_id  # first seen as an unproduced input, now someone made it
-        return same
-    latest = next((a for a in found if a.storage_id == storage_id and a.key == rd.key and a.is_latest), None)
+            # first seen as an unproduced input, now someone made it
+            s.execute(update(table).where(c.id == same.id).values(run_id=producer_run_id))
+            expire_loaded(s, Artifact, same.id)
+            return SimpleNamespace(id=same.id, uid=same.uid, run_id=producer_run_id)
+        return SimpleNamespace(id=same.id, uid=same.uid, run_id=same.run_id)
+    latest = next((r for r in found if r.storage_id == storage_id and r.key == rd.key and r.is_latest), None)
     uid = ids.versioned_uid(16)
     if latest is not None:
         if rd.hash is None or latest.hash is None:
             if rd.hash is not None:  # now we can read what we only knew by name
-                latest.hash, latest.hash_type, latest.size = rd.hash, rd.hash_type, rd.size
-            return latest
+                s.execute(update(table).where(c.id == latest.id).values(hash=rd.hash, hash_type=rd.hash_type, size=rd.size))
+                expire_loaded(s, Artifact, latest.id)
+            return SimpleNamespace(id=latest.id, uid=latest.uid, run_id=latest.run_id)
         stem = latest.uid[:-4]
-        newest = s.execute(select(func.max(Artifact.uid)).where(Artifact.uid.startswith(stem, autoescape=True))).scalar()
+        newest = s.execute(select(func.max(c.uid)).where(c.uid.startswith(stem, autoescape=True))).scalar()
         uid = ids.next_version_uid(newest or latest.uid)
-        latest.is_latest = False
-        s.flush()
-    artifact = Artifact(
-        _fields=dict(
-            uid=uid, key=rd.key, storage_id=storage_id, suffix=rd.suffix, size=rd.size, hash=rd.hash,
-            hash_type=rd.hash_type, n_files=rd.n_files, otype=rd.otype, kind=rd.kind, managed=False,
-            facets=rd.facets or None, run_id=producer_run_id,
-        )
+        # the old latest steps down before the new one goes in (unique index)
+        s.execute(update(table).where(c.id == latest.id).values(is_latest=False))
+        expire_loaded(s, Artifact, latest.id)
+    values = dict(
+        uid=uid, key=rd.key, storage_id=storage_id, suffix=rd.suffix, size=rd.size, hash=rd.hash,
+        hash_type=rd.hash_type, n_files=rd.n_files, otype=rd.otype, kind=rd.kind, managed=False,
+        facets=rd.facets or None, run_id=producer_run_id, is_latest=True,
     )
-    s.add(artifact)
-    s.flush()
-    return artifact
+    new_id = s.execute(insert(table).values(**values).returning(c.id)).scalar_one()
+    return SimpleNamespace(id=new_id, uid=uid, run_id=producer_run_id)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass, field
 from datetime import timezone
 from typing import TYPE_CHECKING, Sequence
 
@@ -22,7 +21,7 @@ from ..db.upsert import insert_ignore, is_retryable, lock_names
 from ..tracking.redact import redact
 from .datasets import ResolvedDataset, resolve, upsert_artifact
 from .events import EVENT_TYPES, LineageEvent
-from .runs import apply_event, get_or_create_run, parent_run_id
+from .runs import apply_event, get_or_create_run, parent_run_id, save_run
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -33,13 +32,49 @@ logger = logging.getLogger("lamin_core")
 MAX_ATTEMPTS = 8
 
 
-@dataclass
 class Recorded:
-    transform: "Transform"
-    run: "Run"
-    inputs: list["Artifact"] = field(default_factory=list)
-    outputs: list["Artifact"] = field(default_factory=list)
-    is_new: bool = True
+    """What `record()` did: whether the event was new, and the records it touched.
+
+    `run`, `transform`, `inputs` and `outputs` are loaded when first read: a server that answers
+    201 or 200 needs `is_new` and `run_uid` only, and per event every avoided query counts.
+    """
+
+    def __init__(self, run_id: int, run_uid: str, transform_id: int, is_new: bool,
+                 input_ids: Sequence[int] = (), output_ids: Sequence[int] = ()) -> None:
+        self.run_id, self.run_uid, self.transform_id, self.is_new = run_id, run_uid, transform_id, is_new
+        self.input_ids, self.output_ids = list(input_ids), list(output_ids)
+
+    @property
+    def run(self) -> "Run":
+        from ..models import Run
+
+        with db.read() as s:  # ends its transaction: a lazy read must not hold a snapshot or locks
+            return s.get(Run, self.run_id)  # type: ignore[return-value]
+
+    @property
+    def transform(self) -> "Transform":
+        from ..models import Transform
+
+        with db.read() as s:
+            return s.get(Transform, self.transform_id)  # type: ignore[return-value]
+
+    @property
+    def inputs(self) -> list["Artifact"]:
+        return self._artifacts(self.input_ids)
+
+    @property
+    def outputs(self) -> list["Artifact"]:
+        return self._artifacts(self.output_ids)
+
+    @staticmethod
+    def _artifacts(artifact_ids: list[int]) -> list["Artifact"]:
+        from ..models import Artifact
+
+        with db.read() as s:
+            return [s.get(Artifact, i) for i in artifact_ids]  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"Recorded(run={self.run_uid}, is_new={self.is_new})"
 
 
 def validate(event: LineageEvent) -> None:
@@ -113,19 +148,19 @@ def _record(
     event: LineageEvent,
     inputs: list[ResolvedDataset],
     outputs: list[ResolvedDataset],
-    known: "dict[tuple[str, str], Run] | None" = None,
+    known: "dict | None" = None,
 ) -> Recorded:
-    from ..models import LineageEventRecord
+    from sqlalchemy import insert
+
+    from ..models import LineageEventRecord, Run
     from ..models.run import run_input_artifacts
 
+    events = LineageEventRecord.__table__
     identity = event_identity(event)
-    seen = s.execute(select(LineageEventRecord.run_id).where(LineageEventRecord.identity == identity)).scalar()
+    seen = s.execute(select(events.c.run_id).where(events.c.identity == identity)).scalar()
     if seen is not None:
-        from ..models import Run
-
-        run = s.get(Run, seen)
-        assert run is not None
-        return Recorded(transform=run.transform, run=run, is_new=False)
+        row = s.execute(select(Run.__table__.c.uid, Run.__table__.c.transform_id).where(Run.__table__.c.id == seen)).one()
+        return Recorded(run_id=seen, run_uid=row.uid, transform_id=row.transform_id, is_new=False)
 
     info = event.run
     run = get_or_create_run(s, info.reference_type, info.run_id, event.job, known)
@@ -136,31 +171,30 @@ def _record(
             run.initiated_by_run_id = parent_id
     apply_event(run, event, redact(dict(info.params)) if info.params else None)
     if info.error_message:
-        _attach_report(s, run, info.error_message)
-    s.flush()
+        run.report_id = _report_id(s, run.uid, info.error_message)
+    save_run(s, run)
 
-    in_artifacts = [upsert_artifact(s, rd, None) for rd in inputs]
-    out_artifacts = [upsert_artifact(s, rd, run.id) for rd in outputs]
-    links = [{"run_id": run.id, "artifact_id": a.id} for a in in_artifacts if a.run_id != run.id]
+    in_rows = [upsert_artifact(s, rd, None) for rd in inputs]
+    out_rows = [upsert_artifact(s, rd, run.id) for rd in outputs]
+    links = [{"run_id": run.id, "artifact_id": a.id} for a in in_rows if a.run_id != run.id]
     insert_ignore(s, run_input_artifacts, links)
-
-    s.add(
-        LineageEventRecord(
+    s.execute(
+        insert(events).values(
             identity=identity,
             run_id=run.id,
             event_type=event.event_type,
             event_time=event.event_time,
             producer=event.producer[:500] or None,
             attempt=info.attempt,
-            summary={"inputs": [a.uid for a in in_artifacts], "outputs": [a.uid for a in out_artifacts]},
+            summary={"inputs": [a.uid for a in in_rows], "outputs": [a.uid for a in out_rows]},
         )
     )
-    s.flush()
-    return Recorded(transform=run.transform, run=run, inputs=in_artifacts, outputs=out_artifacts, is_new=True)
+    return Recorded(run_id=run.id, run_uid=run.uid, transform_id=run.transform_id, is_new=True,
+                    input_ids=[a.id for a in in_rows], output_ids=[a.id for a in out_rows])
 
 
-def _attach_report(s: "Session", run: "Run", message: str) -> None:
+def _report_id(s: "Session", run_uid: str, message: str) -> int:
     """Keep a failed run's error message as its report: a text artifact (`run.report.load()`)."""
     from ..artifacts.text import text_artifact
 
-    run.report = text_artifact(s, message, kind="report", suffix=".txt", description=f"report of run {run.uid}")
+    return text_artifact(s, message, kind="report", suffix=".txt", description=f"report of run {run_uid}").id

@@ -6,7 +6,9 @@ final status (completed, errored, aborted) beats `started`: a late START never r
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -17,7 +19,7 @@ from .transforms import upsert_transform
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from ..models import Run, Transform
+    from ..models import Run
 
 TERMINAL = ("completed", "errored", "aborted")
 UNKNOWN_JOB = "unknown"  # the placeholder job of a parent run known only by id, until its own events arrive
@@ -37,69 +39,117 @@ def _register_cache() -> None:
 _register_cache()
 
 
-def transform_for_job(s: "Session", job: Job) -> "Transform":
+def transform_for_job(s: "Session", job: Job) -> tuple[int, str]:
+    """The (id, key) of the Transform a job is: its key's version with this source, created if new.
+
+    Jobs repeat (every task of a workflow names the same few), so the answer is cached per process:
+    after the first event of a job, no query at all.
+    """
     from ..db import engine as db
     from ..models import Transform
     from ..models.transform import TRANSFORM_KINDS
 
+    facets = dict(job.facets)
     cache_key = (db.settings().db_url, job.namespace, job.name, job.kind, job.version, job.source_code, job.description)
-    key = f"{job.namespace}/{job.name}" if job.namespace else job.name
     cached = _transform_ids.get(cache_key)
-    if cached is not None:
-        stored = s.get(Transform, cached)
-        if stored is not None and stored.key == key:  # ids of rolled-back inserts can be reused
-            if job.facets and any((stored.facets or {}).get(k) != v for k, v in job.facets.items()):
-                stored.facets = {**(stored.facets or {}), **dict(job.facets)}
-            return stored
+    if cached is not None and cached[2] == facets:
+        return cached[0], cached[1]
+    key = f"{job.namespace}/{job.name}" if job.namespace else job.name
     transform = Transform(
         key=key,
         kind=job.kind if job.kind in TRANSFORM_KINDS else "pipeline",
         version=job.version,
         description=job.description,
         source_code=job.source_code,
-        facets={"job": {"namespace": job.namespace, "name": job.name}, **dict(job.facets)} if job.facets or job.namespace else None,
+        facets={"job": {"namespace": job.namespace, "name": job.name}, **facets} if facets or job.namespace else None,
     )
     stored = upsert_transform(s, transform)
     if stored is not transform:
         if job.description and not stored.description:
             stored.description = job.description
-        if job.facets:
-            stored.facets = {**(stored.facets or {}), **dict(job.facets)}
+        if facets and any((stored.facets or {}).get(k) != v for k, v in facets.items()):
+            stored.facets = {**(stored.facets or {}), **facets}
+    s.flush()
     if len(_transform_ids) > 10_000:
         _transform_ids.clear()
-    _transform_ids[cache_key] = stored.id
-    return stored
+    _transform_ids[cache_key] = (stored.id, stored.key or key, facets)
+    return stored.id, stored.key or key
+
+
+# the columns of a run that events move; read and written as plain rows, not ORM objects (per event,
+# the ORM's loading and unit of work cost more than everything else the recorder does)
+RUN_FIELDS = ("id", "uid", "transform_id", "name", "started_at", "finished_at", "status", "params", "facets",
+              "initiated_by_run_id", "report_id")
+MOVABLE = ("transform_id", "name", "started_at", "finished_at", "status", "params", "facets", "initiated_by_run_id",
+           "report_id")
+
+
+class RunRow(SimpleNamespace):
+    """A run's row as the recorder sees it; `changes()` lists what the event moved."""
+
+    def snapshot(self) -> None:
+        self._before = {f: copy.deepcopy(getattr(self, f)) for f in MOVABLE}
+
+    def changes(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in MOVABLE if getattr(self, f) != self._before.get(f)}
 
 
 def get_or_create_run(
-    s: "Session", reference_type: str, reference: str, job: Job | None, known: "dict[tuple[str, str], Run] | None" = None
-) -> "Run":
-    """The Run an engine names (reference_type, reference), created if new.
+    s: "Session", reference_type: str, reference: str, job: Job | None, known: "dict[tuple[str, str], RunRow] | None" = None
+) -> RunRow:
+    """The run an engine names (reference_type, reference), created if new.
 
-    `known` holds the runs already found in this transaction (`record_many`): a run met again there is
-    the same row, so it is not queried again.
+    `known` holds the runs already met in this transaction (`record_many`): a run met again there is the
+    same row, so it is not queried again.
     """
-    from ..models import Run
+    from sqlalchemy import insert
+
+    from ..models import Run, Transform
 
     run = known.get((reference_type, reference)) if known is not None else None
     if run is None:
-        query = select(Run).where(Run.reference_type == reference_type, Run.reference == reference)
-        run = s.execute(query).scalar_one_or_none()
+        runs, transforms = Run.__table__, Transform.__table__
+        row = s.execute(
+            select(*(runs.c[f] for f in RUN_FIELDS), transforms.c.key.label("transform_key"))
+            .join_from(runs, transforms, runs.c.transform_id == transforms.c.id)
+            .where(runs.c.reference_type == reference_type, runs.c.reference == reference)
+        ).first()
+        if row is not None:
+            run = RunRow(**row._mapping)
+            run.snapshot()
     if run is not None:
-        if job is not None and _is_placeholder(run):
-            run.transform = transform_for_job(s, job)
-        if known is not None:
-            known[(reference_type, reference)] = run
-        return run
-    transform = transform_for_job(s, job or Job(namespace=UNKNOWN_JOB, name=reference_type))
-    run = Run(transform, reference=reference, reference_type=reference_type, started_at=None, status="scheduled")
-    # no savepoint needed: the recorder holds a lock named after this run (PostgreSQL) or the database's
-    # write lock (SQLite), so nobody else can insert it between the SELECT above and this INSERT
-    s.add(run)
-    s.flush()
+        if job is not None and run.transform_key.startswith(UNKNOWN_JOB + "/"):
+            run.transform_id, run.transform_key = transform_for_job(s, job)
+    else:
+        transform_id, transform_key = transform_for_job(s, job or Job(namespace=UNKNOWN_JOB, name=reference_type))
+        values = dict(transform_id=transform_id, reference=reference, reference_type=reference_type, status="scheduled")
+        # no savepoint needed: the recorder holds a lock named after this run (PostgreSQL) or the database's
+        # write lock (SQLite), so nobody else can insert it between the SELECT above and this INSERT
+        row = s.execute(insert(Run.__table__).values(**values).returning(*(Run.__table__.c[f] for f in RUN_FIELDS))).one()
+        run = RunRow(**row._mapping, transform_key=transform_key)
+        run.snapshot()
     if known is not None:
         known[(reference_type, reference)] = run
     return run
+
+
+def save_run(s: "Session", run: RunRow) -> None:
+    """Write what the event moved, and let ORM objects of this run that are in memory see it."""
+    from sqlalchemy import update
+
+    from ..models import Run
+
+    changes = run.changes()
+    if changes:
+        s.execute(update(Run.__table__).where(Run.__table__.c.id == run.id).values(**changes))
+        run.snapshot()
+    expire_loaded(s, Run, run.id)
+
+
+def expire_loaded(s: "Session", model: type, row_id: int) -> None:
+    obj = s.identity_map.get(s.identity_key(model, row_id))  # type: ignore[arg-type]
+    if obj is not None:
+        s.expire(obj)
 
 
 def parent_run_id(s: "Session", reference_type: str, reference: str, job: Job | None, known: "dict | None" = None) -> int:
@@ -112,22 +162,19 @@ def parent_run_id(s: "Session", reference_type: str, reference: str, job: Job | 
     if cached is not None:
         return cached
     parent = get_or_create_run(s, reference_type, reference, job, known)
-    if not _is_placeholder(parent):
+    save_run(s, parent)  # a placeholder that just learnt its job
+    if not parent.transform_key.startswith(UNKNOWN_JOB + "/"):
         if len(_parent_ids) > 10_000:
             _parent_ids.clear()
         _parent_ids[cache_key] = parent.id
-    return parent.id
-
-
-def _is_placeholder(run: "Run") -> bool:
-    return (run.transform.key or "").startswith(UNKNOWN_JOB + "/")
+    return int(parent.id)
 
 
 def _order_of(attempt: int | None, status: str) -> list[int]:
     return [attempt or 0, 2 if status in TERMINAL else 1]
 
 
-def apply_event(run: "Run", event: LineageEvent, params: dict[str, Any] | None) -> None:
+def apply_event(run: "Run | RunRow", event: LineageEvent, params: dict[str, Any] | None) -> None:
     """Move the run's status, times, parameters and attempts as this event says."""
     info = event.run
     time: datetime = event.event_time

@@ -60,7 +60,7 @@ def create_schema(engine: "Engine") -> bool:
 
 def _create_tables(conn: "Connection", metadata: "MetaData") -> None:
     if conn.dialect.name != "sqlite":
-        metadata.create_all(conn)
+        metadata.create_all(conn, checkfirst=False)  # only reached for a schema without tables of its own; public's are not ours
         return
     # SQLite can't ALTER a foreign key in later, and create_all drops cyclic ones at random (it depends on
     # hash order); SQLite doesn't need referenced tables to exist yet, so every constraint goes inline.

@@ -11,7 +11,7 @@ from lamin_nextflow.trace import KNOWN_FIELDS, parse_trace, row_to_attempt
 from lamin_nextflow.weblog import WeblogError, parse_event
 
 FIELDS = sorted(KNOWN_FIELDS)
-cells = st.one_of(st.text(st.characters(blacklist_characters="\n\r\t"), max_size=12), st.integers().map(str), st.sampled_from(["-", "1.5 GB", "3m 2s", "187%", ""]))
+cells = st.one_of(st.text(st.characters(codec="utf-8", blacklist_characters="\n\r\t"), max_size=12), st.integers().map(str), st.sampled_from(["-", "1.5 GB", "3m 2s", "187%", ""]))
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
