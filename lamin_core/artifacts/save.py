@@ -14,10 +14,9 @@ import logging
 import os
 import shutil
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .. import ids
 from ..db import engine as db
@@ -83,9 +82,14 @@ def storage_id_for(s: "Session", root: str) -> int:
     cache_key = (db.settings().db_url, root)
     sid = _storage_ids.get(cache_key)
     if sid is None:
-        sid = _storage_ids[cache_key] = get_or_create_storage(s, root).id
-        _storage_roots[(cache_key[0], sid)] = root
+        sid = get_or_create_storage(s, root).id
+        db.after_commit(lambda: _remember_storage(cache_key, sid, root))
     return sid
+
+
+def _remember_storage(cache_key: tuple[str, str], sid: int, root: str) -> None:
+    _storage_ids[cache_key] = sid
+    _storage_roots[(cache_key[0], sid)] = root
 
 
 def storage_root_of(s: "Session", storage_id: int) -> str:
@@ -94,7 +98,7 @@ def storage_root_of(s: "Session", storage_id: int) -> str:
     cache_key = (db.settings().db_url, storage_id)
     root = _storage_roots.get(cache_key)
     if root is None:
-        root = _storage_roots[cache_key] = s.get(Storage, storage_id).root  # type: ignore[union-attr]
+        root = s.get(Storage, storage_id).root  # type: ignore[union-attr]
     return root
 
 

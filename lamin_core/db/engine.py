@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -25,6 +25,7 @@ SQLITE_BUSY_TIMEOUT_MS = 60_000
 
 class _Local(threading.local):
     write_depth = 0
+    on_commit: list = []
 
 
 _local = _Local()
@@ -142,6 +143,7 @@ def write() -> Iterator["Session"]:
     if s.in_transaction():
         s.commit()  # end a read transaction left open by a lazy load
     _local.write_depth = 1
+    _local.on_commit = []
     try:
         with s.begin():
             yield s
@@ -149,8 +151,24 @@ def write() -> Iterator["Session"]:
         for forget in ROLLBACK_HOOKS:
             forget()  # ids cached during the rolled-back transaction may name rows that never were
         raise
+    else:
+        for publish in _local.on_commit:
+            publish()
     finally:
         _local.write_depth = 0
+        _local.on_commit = []
+
+
+def after_commit(callback: "Callable[[], object]") -> None:
+    """Run `callback` once the current write transaction has committed (at once outside one).
+
+    Process-wide caches of row ids publish through this: another thread must never see the id of a row
+    that is not committed yet, and may still roll back.
+    """
+    if _local.write_depth:
+        _local.on_commit.append(callback)
+    else:
+        callback()
 
 
 @contextmanager

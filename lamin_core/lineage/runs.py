@@ -70,10 +70,15 @@ def transform_for_job(s: "Session", job: Job) -> tuple[int, str]:
         if facets and any((stored.facets or {}).get(k) != v for k, v in facets.items()):
             stored.facets = {**(stored.facets or {}), **facets}
     s.flush()
-    if len(_transform_ids) > 10_000:
-        _transform_ids.clear()
-    _transform_ids[cache_key] = (stored.id, stored.key or key, facets)
+    entry = (stored.id, stored.key or key, facets)
+    db.after_commit(lambda: _remember(_transform_ids, cache_key, entry))  # other threads read it: committed rows only
     return stored.id, stored.key or key
+
+
+def _remember(cache: dict, key: object, value: object) -> None:
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[key] = value
 
 
 # the columns of a run that events move; read and written as plain rows, not ORM objects (per event,
@@ -164,9 +169,8 @@ def parent_run_id(s: "Session", reference_type: str, reference: str, job: Job | 
     parent = get_or_create_run(s, reference_type, reference, job, known)
     save_run(s, parent)  # a placeholder that just learnt its job
     if not parent.transform_key.startswith(UNKNOWN_JOB + "/"):
-        if len(_parent_ids) > 10_000:
-            _parent_ids.clear()
-        _parent_ids[cache_key] = parent.id
+        parent_id = int(parent.id)
+        db.after_commit(lambda: _remember(_parent_ids, cache_key, parent_id))  # committed rows only
     return int(parent.id)
 
 
