@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from .. import ids
+from ..db.upsert import newest_uid_of_stem
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -48,16 +49,6 @@ def known_content_and_keys(s: "Session", hashes: set[str], keys: set[str]) -> tu
     return existing, latest  # type: ignore[return-value]
 
 
-def existing_by_hash(s: "Session", hashes: set[str]) -> dict[str, "Artifact"]:
-    from ..models import Artifact
-
-    if not hashes:
-        return {}
-    # ids first (cheap, and the usual answer is "none"); full records only for the hits
-    hits = s.execute(select(Artifact.id, Artifact.hash).where(Artifact.hash.in_(hashes))).all()
-    return {digest: s.get(Artifact, artifact_id) for artifact_id, digest in hits}
-
-
 def assign_versions(s: "Session", artifacts: list["Artifact"], latest_in_db: LatestByKey) -> list[int]:
     """Give each artifact that continues a key (or `revises` one) its next version uid.
 
@@ -87,9 +78,7 @@ def assign_versions(s: "Session", artifacts: list["Artifact"], latest_in_db: Lat
         if previous_uid is not None:
             stem = previous_uid[:-4]
             if stem not in newest_of_stem:
-                newest_of_stem[stem] = s.execute(
-                    select(func.max(Artifact.uid)).where(Artifact.uid.startswith(stem, autoescape=True))
-                ).scalar() or previous_uid
+                newest_of_stem[stem] = newest_uid_of_stem(s, Artifact.uid, stem) or previous_uid
             newest_of_stem[stem] = a.uid = ids.next_version_uid(max(newest_of_stem[stem], previous_uid))
         if slot is not None:
             latest_in_batch[slot] = a

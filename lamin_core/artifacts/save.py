@@ -165,7 +165,7 @@ def _forget_attempt(artifacts: list["Artifact"], fresh_uids: list[str]) -> None:
 
 def _save_batch(s: "Session", artifacts: list["Artifact"], written: list[str], run_id: int | None) -> list["Artifact"]:
     from ..db.upsert import lock_names
-    from .batch import assign_versions, existing_by_hash, insert_artifacts, known_content_and_keys, step_down_versions
+    from .batch import assign_versions, insert_artifacts, known_content_and_keys, step_down_versions
 
     revised = [a._revises.uid[:-4] for a in artifacts if getattr(a, "_revises", None) is not None]
     lock_names(s, [f"hash:{a.hash}" for a in artifacts if a.hash] + [f"key:{a.key}" for a in artifacts if a.key]
@@ -194,7 +194,7 @@ def _save_batch(s: "Session", artifacts: list["Artifact"], written: list[str], r
     step_down_versions(s, assign_versions(s, new, latest_by_key))
     _put_all(s, new, written)
     # content hashed on the way in (large files) may turn out to be registered already
-    late = existing_by_hash(s, {a.hash for a in new if getattr(a, "_hashed_on_copy", False) and a.hash})
+    late, _ = known_content_and_keys(s, {a.hash for a in new if getattr(a, "_hashed_on_copy", False) and a.hash}, set())
     if late:
         return _resolve_late_duplicates(s, artifacts, results, new, late, written)
     insert_artifacts(s, new)

@@ -13,9 +13,10 @@ from types import SimpleNamespace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .. import ids
+from ..db.upsert import newest_uid_of_stem
 from ..artifacts.save import storage_id_for
 from ..storage import hashing
 from ..storage.keys import suffix_of, validate_key
@@ -160,8 +161,7 @@ def upsert_artifact(s: "Session", rd: ResolvedDataset, producer_run_id: int | No
                 expire_loaded(s, Artifact, latest.id)
             return SimpleNamespace(id=latest.id, uid=latest.uid, run_id=latest.run_id)
         stem = latest.uid[:-4]
-        newest = s.execute(select(func.max(c.uid)).where(c.uid.startswith(stem, autoescape=True))).scalar()
-        uid = ids.next_version_uid(newest or latest.uid)
+        uid = ids.next_version_uid(newest_uid_of_stem(s, c.uid, stem) or latest.uid)
         # the old latest steps down before the new one goes in (unique index)
         s.execute(update(table).where(c.id == latest.id).values(is_latest=False))
         expire_loaded(s, Artifact, latest.id)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .. import ids
+from ..db.upsert import newest_uid_of_stem
 from ..db import engine as db
 from ..storage.hashing import hash_bytes
 
@@ -62,8 +63,7 @@ def upsert_transform(s: "Session", transform: "Transform") -> "Transform":
             if named is not None:
                 return named
         stem = latest.uid[:-4]
-        newest = s.execute(select(func.max(Transform.uid)).where(Transform.uid.startswith(stem, autoescape=True))).scalar()
-        transform.uid = ids.next_version_uid(newest or latest.uid)
+        transform.uid = ids.next_version_uid(newest_uid_of_stem(s, Transform.uid, stem) or latest.uid)
         latest.is_latest = False
         s.flush()  # the old latest steps down before the new one goes in (unique index)
     s.add(transform)

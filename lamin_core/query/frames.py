@@ -109,15 +109,13 @@ def _scalar(model: type, parts: list[str], path: str) -> Any:
     from sqlalchemy import select
     from sqlalchemy.orm import aliased
 
-    from .lookups import ALIASES, unknown_field
+    from .lookups import expand_alias, unknown_field
 
     where = []
     current: Any = model
     while True:
         cls = inspect(current).mapper.class_
-        alias = ALIASES.get(cls.__name__, {}).get(parts[0])
-        if alias is not None:
-            parts = alias.split("__") + parts[1:]
+        parts = expand_alias(cls, parts)
         mapper = inspect(cls)
         head, parts = parts[0], parts[1:]
         if head in mapper.column_attrs:

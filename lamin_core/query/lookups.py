@@ -298,10 +298,14 @@ def condition(model: type, path: str, value: Any) -> "ColumnElement[bool]":
     return _condition(model, path.split("__"), value, path)
 
 
-def _condition(model: type, parts: list[str], value: Any, path: str) -> "ColumnElement[bool]":
+def expand_alias(model: type, parts: list[str]) -> list[str]:
+    """`transform__key` on an Artifact is `run__transform__key`: names that read like fields but are paths."""
     alias = ALIASES.get(model.__name__, {}).get(parts[0])
-    if alias is not None:
-        parts = alias.split("__") + parts[1:]
+    return alias.split("__") + parts[1:] if alias is not None else parts
+
+
+def _condition(model: type, parts: list[str], value: Any, path: str) -> "ColumnElement[bool]":
+    parts = expand_alias(model, parts)
     mapper = inspect(model)
     head, rest = parts[0], parts[1:]
     if head in mapper.relationships:
