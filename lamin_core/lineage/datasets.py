@@ -9,23 +9,14 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import select
-
-from .. import ids
-from ..db.upsert import newest_uid_of_stem
-from ..artifacts.save import storage_id_for
 from ..storage import hashing
 from ..storage.keys import suffix_of, validate_key
 from ..storage.paths import normalize_root
 from ..storage.registry import find_storage_root
 from .events import Dataset
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 logger = logging.getLogger("lamin_core")
 
@@ -124,51 +115,3 @@ def _resolve_remote(d: Dataset, uri: str, facets: dict[str, Any]) -> ResolvedDat
             logger.warning("could not reach %s (%s): registering it by URI only", root, e)
     return ResolvedDataset(storage_root=root, key=key, uri=uri, kind=d.kind, hash=digest, hash_type=hash_type,
                            size=size, n_files=n_files, suffix=suffix_of(key) if not n_files else "", facets=facets)
-
-
-def upsert_artifact(s: "Session", rd: ResolvedDataset, producer_run_id: int | None) -> SimpleNamespace:
-    """The artifact for this content at this place: existing, a new version of the key, or new.
-
-    Returns its row (id, uid, run_id). Plain rows, not ORM objects: this runs for every dataset of every
-    event. ORM objects of these artifacts already in memory are expired, so they show the change.
-    """
-    from sqlalchemy import and_, insert, or_, update
-
-    from ..models import Artifact
-    from .runs import expire_loaded
-
-    table = Artifact.__table__
-    c = table.c
-    storage_id = storage_id_for(s, rd.storage_root)
-    at_key = and_(c.storage_id == storage_id, c.key == rd.key, c.is_latest)
-    # one query answers both questions: is this content known, and what is the latest at this key?
-    where = or_(c.hash == rd.hash, at_key) if rd.hash is not None else at_key
-    found = s.execute(select(c.id, c.uid, c.hash, c.storage_id, c.key, c.is_latest, c.run_id).where(where)).all()
-    same = next((r for r in found if rd.hash is not None and r.hash == rd.hash), None)
-    if same is not None:
-        if producer_run_id is not None and same.run_id is None and rd.kind is None:
-            # first seen as an unproduced input, now someone made it
-            s.execute(update(table).where(c.id == same.id).values(run_id=producer_run_id))
-            expire_loaded(s, Artifact, same.id)
-            return SimpleNamespace(id=same.id, uid=same.uid, run_id=producer_run_id)
-        return SimpleNamespace(id=same.id, uid=same.uid, run_id=same.run_id)
-    latest = next((r for r in found if r.storage_id == storage_id and r.key == rd.key and r.is_latest), None)
-    uid = ids.versioned_uid(16)
-    if latest is not None:
-        if rd.hash is None or latest.hash is None:
-            if rd.hash is not None:  # now we can read what we only knew by name
-                s.execute(update(table).where(c.id == latest.id).values(hash=rd.hash, hash_type=rd.hash_type, size=rd.size))
-                expire_loaded(s, Artifact, latest.id)
-            return SimpleNamespace(id=latest.id, uid=latest.uid, run_id=latest.run_id)
-        stem = latest.uid[:-4]
-        uid = ids.next_version_uid(newest_uid_of_stem(s, c.uid, stem) or latest.uid)
-        # the old latest steps down before the new one goes in (unique index)
-        s.execute(update(table).where(c.id == latest.id).values(is_latest=False))
-        expire_loaded(s, Artifact, latest.id)
-    values = dict(
-        uid=uid, key=rd.key, storage_id=storage_id, suffix=rd.suffix, size=rd.size, hash=rd.hash,
-        hash_type=rd.hash_type, n_files=rd.n_files, otype=rd.otype, kind=rd.kind, managed=False,
-        facets=rd.facets or None, run_id=producer_run_id, is_latest=True,
-    )
-    new_id = s.execute(insert(table).values(**values).returning(c.id)).scalar_one()
-    return SimpleNamespace(id=new_id, uid=uid, run_id=producer_run_id)

@@ -25,15 +25,13 @@ TERMINAL = ("completed", "errored", "aborted")
 UNKNOWN_JOB = "unknown"  # the placeholder job of a parent run known only by id, until its own events arrive
 
 
-_transform_ids: dict[tuple, int] = {}  # (database, job identity) -> Transform.id: jobs repeat, rows don't move
-_parent_ids: dict[tuple[str, str, str], int] = {}  # (database, reference_type, reference) -> Run.id
+_transform_ids: dict[tuple, tuple] = {}  # (database, job identity) -> (Transform.id, key, facets): jobs repeat
 
 
 def _register_cache() -> None:
     from ..db import engine as db
 
     db.ROLLBACK_HOOKS.append(_transform_ids.clear)
-    db.ROLLBACK_HOOKS.append(_parent_ids.clear)
 
 
 _register_cache()
@@ -99,79 +97,93 @@ class RunRow(SimpleNamespace):
         return {f: getattr(self, f) for f in MOVABLE if getattr(self, f) != self._before.get(f)}
 
 
-def get_or_create_run(
-    s: "Session", reference_type: str, reference: str, job: Job | None, known: "dict[tuple[str, str], RunRow] | None" = None
-) -> RunRow:
-    """The run an engine names (reference_type, reference), created if new.
+RunRef = tuple[str, str]  # (reference_type, reference): how an engine names a run
 
-    `known` holds the runs already met in this transaction (`record_many`): a run met again there is the
-    same row, so it is not queried again.
+
+def load_runs(s: "Session", refs: "set[RunRef]") -> dict[RunRef, RunRow]:
+    """The stored runs among `refs`, in one query per few hundred."""
+    from ..models import Run, Transform
+
+    runs, transforms = Run.__table__, Transform.__table__
+    found: dict[RunRef, RunRow] = {}
+    references = sorted({reference for _, reference in refs})
+    for chunk in chunks(references):
+        rows = s.execute(
+            select(*(runs.c[f] for f in RUN_FIELDS), runs.c.reference_type, runs.c.reference,
+                   transforms.c.key.label("transform_key"))
+            .join_from(runs, transforms, runs.c.transform_id == transforms.c.id)
+            .where(runs.c.reference.in_(chunk))
+        )
+        for row in rows:
+            ref = (row.reference_type, row.reference)
+            if ref in refs:
+                found[ref] = _run_row({f: row._mapping[f] for f in (*RUN_FIELDS, "transform_key")})
+    return found
+
+
+def create_runs(s: "Session", missing: "dict[RunRef, Job | None]") -> dict[RunRef, RunRow]:
+    """Insert placeholder runs (status `scheduled`) for engine ids seen for the first time, all at once.
+
+    No savepoint or conflict handling: the recorder holds a lock named after each run (PostgreSQL) or the
+    database's write lock (SQLite), so nobody can insert one of them between `load_runs` and here.
     """
     from sqlalchemy import insert
 
-    from ..models import Run, Transform
+    from ..models import Run
 
-    run = known.get((reference_type, reference)) if known is not None else None
-    if run is None:
-        runs, transforms = Run.__table__, Transform.__table__
-        row = s.execute(
-            select(*(runs.c[f] for f in RUN_FIELDS), transforms.c.key.label("transform_key"))
-            .join_from(runs, transforms, runs.c.transform_id == transforms.c.id)
-            .where(runs.c.reference_type == reference_type, runs.c.reference == reference)
-        ).first()
-        if row is not None:
-            run = RunRow(**row._mapping)
-            run.snapshot()
-    if run is not None:
-        if job is not None and run.transform_key.startswith(UNKNOWN_JOB + "/"):
-            run.transform_id, run.transform_key = transform_for_job(s, job)
-    else:
+    if not missing:
+        return {}
+    refs = list(missing)
+    values, keys = [], []
+    for reference_type, reference in refs:
+        job = missing[(reference_type, reference)]
         transform_id, transform_key = transform_for_job(s, job or Job(namespace=UNKNOWN_JOB, name=reference_type))
-        values = dict(transform_id=transform_id, reference=reference, reference_type=reference_type, status="scheduled")
-        # no savepoint needed: the recorder holds a lock named after this run (PostgreSQL) or the database's
-        # write lock (SQLite), so nobody else can insert it between the SELECT above and this INSERT
-        row = s.execute(insert(Run.__table__).values(**values).returning(*(Run.__table__.c[f] for f in RUN_FIELDS))).one()
-        run = RunRow(**row._mapping, transform_key=transform_key)
-        run.snapshot()
-    if known is not None:
-        known[(reference_type, reference)] = run
-    return run
+        values.append(dict(transform_id=transform_id, reference=reference, reference_type=reference_type,
+                           status="scheduled"))
+        keys.append(transform_key)
+    table = Run.__table__
+    stmt = insert(table).returning(*(table.c[f] for f in RUN_FIELDS), sort_by_parameter_order=True)
+    rows = s.execute(stmt, values).all()
+    return {ref: _run_row({**row._mapping, "transform_key": key}) for ref, row, key in zip(refs, rows, keys, strict=True)}
 
 
-def save_run(s: "Session", run: RunRow) -> None:
-    """Write what the event moved, and let ORM objects of this run that are in memory see it."""
-    from sqlalchemy import update
+def learn_job(s: "Session", run: RunRow, job: Job | None) -> None:
+    """A run first known only by id (a parent named by its children) takes its job's Transform once known."""
+    if job is not None and run.transform_key.startswith(UNKNOWN_JOB + "/"):
+        run.transform_id, run.transform_key = transform_for_job(s, job)
+
+
+def write_runs(s: "Session", runs: "list[RunRow]") -> None:
+    """Write what events moved on these runs: one executemany for all of them."""
+    from sqlalchemy import bindparam, update
 
     from ..models import Run
 
-    changes = run.changes()
-    if changes:
-        s.execute(update(Run.__table__).where(Run.__table__.c.id == run.id).values(**changes))
-        run.snapshot()
-    expire_loaded(s, Run, run.id)
+    changed = [run for run in runs if run.changes()]
+    if changed:
+        table = Run.__table__
+        stmt = update(table).where(table.c.id == bindparam("_id")).values({f: bindparam(f) for f in MOVABLE})
+        s.execute(stmt, [{"_id": run.id, **{f: getattr(run, f) for f in MOVABLE}} for run in changed])
+        for run in changed:
+            run.snapshot()
+            expire_loaded(s, Run, run.id)  # an ORM object of it in this session shows the change
+
+
+def _run_row(fields: dict[str, Any]) -> RunRow:
+    run = RunRow(**fields)
+    run.snapshot()
+    return run
+
+
+def chunks(values: list, size: int = 500) -> "list[list]":
+    """Bounded IN lists: SQLite caps the number of bound parameters in one statement."""
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def expire_loaded(s: "Session", model: type, row_id: int) -> None:
     obj = s.identity_map.get(s.identity_key(model, row_id))  # type: ignore[arg-type]
     if obj is not None:
         s.expire(obj)
-
-
-def parent_run_id(s: "Session", reference_type: str, reference: str, job: Job | None, known: "dict | None" = None) -> int:
-    """The id of an enclosing run. Every job of a workflow names the same parent: after the first time,
-    and once the parent is more than a placeholder, its id comes from memory instead of a query."""
-    from ..db import engine as db
-
-    cache_key = (db.settings().db_url, reference_type, reference)
-    cached = _parent_ids.get(cache_key)
-    if cached is not None:
-        return cached
-    parent = get_or_create_run(s, reference_type, reference, job, known)
-    save_run(s, parent)  # a placeholder that just learnt its job
-    if not parent.transform_key.startswith(UNKNOWN_JOB + "/"):
-        parent_id = int(parent.id)
-        db.after_commit(lambda: _remember(_parent_ids, cache_key, parent_id))  # committed rows only
-    return int(parent.id)
 
 
 def _order_of(attempt: int | None, status: str) -> list[int]:

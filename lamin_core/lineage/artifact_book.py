@@ -1,0 +1,148 @@
+"""The artifacts a batch of events names: matched to stored rows, or planned and written together.
+
+The same rules as saving an artifact, applied to datasets registered in place: the same content is the
+same artifact, wherever it was seen; new content at a known key is that key's next version; a dataset
+known only by name (no hash) stays one artifact until its content can be read.
+
+Per batch: one query finds every stored artifact the batch's datasets could be (by hash, or latest at
+their key), then events are matched in memory in order, then `write()` steps old versions down and
+inserts the new ones in one statement. The caller holds the locks named after these keys and hashes,
+so nothing read here can change before the write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from .. import ids
+from ..artifacts.save import storage_id_for
+from ..db.upsert import newest_uid_of_stem
+from .datasets import ResolvedDataset
+from .runs import chunks, expire_loaded
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+
+@dataclass
+class ArtifactRow:
+    """An artifact as the batch sees it. `id` is None until a planned one is written."""
+
+    id: int | None
+    uid: str
+    hash: str | None
+    storage_id: int
+    key: str | None
+    is_latest: bool
+    run_id: int | None
+    values: dict[str, Any] | None = None  # a planned row's columns; None for a stored one
+    changes: dict[str, Any] = field(default_factory=dict)  # a stored row's columns to update
+
+
+class ArtifactBook:
+    def __init__(self, s: "Session", datasets: "list[ResolvedDataset]") -> None:
+        self.s = s
+        self.stored: dict[int, ArtifactRow] = {}
+        self.by_hash: dict[str, ArtifactRow] = {}
+        self.latest_at: dict[tuple[int, str], ArtifactRow] = {}
+        self.planned: list[ArtifactRow] = []
+        self.newest_of_stem: dict[str, str] = {}
+        self.storage_ids = {rd.storage_root: storage_id_for(s, rd.storage_root) for rd in datasets}
+        self._load(datasets)
+
+    def _load(self, datasets: "list[ResolvedDataset]") -> None:
+        from sqlalchemy import or_
+
+        from ..models import Artifact
+
+        c = Artifact.__table__.c
+        hashes = sorted({rd.hash for rd in datasets if rd.hash is not None})
+        keys = sorted({rd.key for rd in datasets})
+        wanted = {(self.storage_ids[rd.storage_root], rd.key) for rd in datasets}
+        columns = (c.id, c.uid, c.hash, c.storage_id, c.key, c.is_latest, c.run_id)
+        for hash_chunk in chunks(hashes) or [[]]:
+            for key_chunk in chunks(keys) or [[]]:
+                where = or_(c.hash.in_(hash_chunk), c.key.in_(key_chunk) & c.is_latest)
+                for r in self.s.execute(select(*columns).where(where)):
+                    row = self.stored.setdefault(r.id, ArtifactRow(r.id, r.uid, r.hash, r.storage_id, r.key,
+                                                                   r.is_latest, r.run_id))
+                    if row.hash is not None:
+                        self.by_hash[row.hash] = row
+                    if row.is_latest and (row.storage_id, row.key) in wanted:
+                        self.latest_at[(row.storage_id, row.key)] = row
+
+    def use(self, rd: ResolvedDataset, producer_run_id: int | None) -> ArtifactRow:
+        """The artifact this dataset is: stored, planned earlier in the batch, or planned now."""
+        storage_id = self.storage_ids[rd.storage_root]
+        same = self.by_hash.get(rd.hash) if rd.hash is not None else None
+        if same is not None:
+            if producer_run_id is not None and same.run_id is None and rd.kind is None:
+                self._set(same, run_id=producer_run_id)  # first seen as an unproduced input, now someone made it
+            return same
+        latest = self.latest_at.get((storage_id, rd.key))
+        uid = ids.versioned_uid(16)
+        if latest is not None:
+            if rd.hash is None or latest.hash is None:
+                if rd.hash is not None:  # now we can read what we only knew by name
+                    self._set(latest, hash=rd.hash, hash_type=rd.hash_type, size=rd.size)
+                    self.by_hash[rd.hash] = latest
+                return latest
+            uid = ids.next_version_uid(self._newest_uid(latest.uid))
+            self._set(latest, is_latest=False)
+        values = dict(
+            uid=uid, key=rd.key, storage_id=storage_id, suffix=rd.suffix, size=rd.size, hash=rd.hash,
+            hash_type=rd.hash_type, n_files=rd.n_files, otype=rd.otype, kind=rd.kind, managed=False,
+            facets=rd.facets or None, run_id=producer_run_id, is_latest=True,
+        )
+        row = ArtifactRow(None, uid, rd.hash, storage_id, rd.key, True, producer_run_id, values=values)
+        self.planned.append(row)
+        if rd.hash is not None:
+            self.by_hash[rd.hash] = row
+        self.latest_at[(storage_id, rd.key)] = row
+        return row
+
+    def _newest_uid(self, uid: str) -> str:
+        # versions count on from the highest suffix ever given (a deleted latest leaves it behind)
+        stem = uid[:-4]
+        newest = self.newest_of_stem.get(stem) or newest_uid_of_stem(self.s, _uid_column(), stem) or uid
+        self.newest_of_stem[stem] = ids.next_version_uid(newest)
+        return newest
+
+    @staticmethod
+    def _set(row: ArtifactRow, **changes: Any) -> None:
+        for name in ("run_id", "hash", "is_latest"):
+            if name in changes:
+                setattr(row, name, changes[name])
+        if row.values is not None:  # planned: it goes in with these values
+            row.values.update(changes)
+        else:
+            row.changes.update(changes)
+
+    def write(self) -> None:
+        """Old versions step down, then the planned rows go in (the one-latest-per-key index needs this order)."""
+        from sqlalchemy import insert, update
+
+        from ..models import Artifact
+
+        table = Artifact.__table__
+        for row in self.stored.values():
+            if row.changes:
+                self.s.execute(update(table).where(table.c.id == row.id).values(**row.changes))
+                expire_loaded(self.s, Artifact, row.id)  # type: ignore[arg-type]
+                row.changes = {}
+        if self.planned:
+            stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            new_ids = self.s.execute(stmt, [row.values for row in self.planned]).scalars().all()
+            for row, new_id in zip(self.planned, new_ids, strict=True):
+                row.id, row.values = new_id, None
+                self.stored[new_id] = row
+            self.planned = []
+
+
+def _uid_column() -> Any:
+    from ..models import Artifact
+
+    return Artifact.__table__.c.uid
