@@ -151,9 +151,9 @@ def bench(backend: str, clients: int, events: int, workers: int) -> None:
     bodies = [build_events(c, events) for c in range(clients)]
     total = sum(len(b) for b in bodies)
     with instance(backend) as env, server(env, workers) as base:
-        cpu0 = server_cpu_seconds(base)
+        cpu0, client0 = server_cpu_seconds(base), time.process_time()
         elapsed, lat, statuses = run_clients(base, bodies)
-        cpu1 = server_cpu_seconds(base)
+        cpu1, client_cpu = server_cpu_seconds(base), time.process_time() - client0
         runs = count_runs(env)
     lat.sort()
     q = statistics.quantiles(lat, n=100)
@@ -161,7 +161,8 @@ def bench(backend: str, clients: int, events: int, workers: int) -> None:
         f"{backend:10s} clients={clients} workers={workers} events={total}: {total / elapsed:7.0f} events/s  "
         f"p50={q[49] * 1000:6.1f} ms  p99={q[98] * 1000:6.1f} ms  max={lat[-1] * 1000:6.1f} ms  "
         f"statuses={dict(sorted(statuses.items()))}  runs recorded={runs} (expected {total // 2 + clients})"
-        + (f"  server CPU {(cpu1 - cpu0) / total * 1000:.1f} ms/event" if cpu0 is not None and cpu1 is not None else ""),
+        + (f"  server CPU {(cpu1 - cpu0) / total * 1000:.1f} ms/event" if cpu0 is not None and cpu1 is not None else "")
+        + f"  clients' CPU {client_cpu / total * 1000:.1f} ms/event",
         flush=True,
     )
 

@@ -64,7 +64,37 @@ def make_engine(db_url: str) -> "Engine":
     url = db_url
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, pool_size=5, max_overflow=10)
+    _ping_when_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_S = 2.0
+
+
+def _ping_when_idle(engine: "Engine") -> None:
+    """Check a pooled connection before use only when it sat idle: a server restart or an idle timeout
+    may have closed it. SQLAlchemy's `pool_pre_ping` pings at every checkout, which for a busy recorder
+    is one more round trip per transaction; a connection used moments ago is alive."""
+    import time
+
+    from sqlalchemy import event
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, proxy) -> None:  # type: ignore[no-untyped-def]
+        idle_since = record.info.get("idle_since")
+        if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE_S:
+            try:
+                alive = engine.dialect.do_ping(dbapi_conn)
+            except Exception as e:
+                raise DisconnectionError(f"pooled connection is gone: {e}") from e
+            if not alive:
+                raise DisconnectionError("pooled connection is gone")  # the pool retries with a new one
 
 
 def configure(settings: "InstanceSettings | None") -> None:

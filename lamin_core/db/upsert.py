@@ -17,8 +17,11 @@ def insert_ignore(s: "Session", table: "Table", rows: list[dict[str, Any]] | dic
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    result = s.execute(insert(table).on_conflict_do_nothing(), rows if isinstance(rows, list) else [rows])
-    return max(result.rowcount or 0, 0)
+    # RETURNING makes SQLAlchemy send all rows as one multi-row INSERT (one round trip, where a plain
+    # executemany is several on psycopg), and counts exactly the rows that went in
+    first_key = list(table.primary_key.columns)[0]
+    stmt = insert(table).on_conflict_do_nothing().returning(first_key)
+    return len(s.execute(stmt, rows if isinstance(rows, list) else [rows]).all())
 
 
 def is_unique_violation(error: BaseException) -> bool:

@@ -15,13 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from .. import ids
 from ..artifacts.save import storage_id_for
 from ..db.upsert import newest_uid_of_stem
 from .datasets import ResolvedDataset
-from .runs import chunks, expire_loaded
+from .runs import expire_loaded
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -54,25 +52,28 @@ class ArtifactBook:
         self._load(datasets)
 
     def _load(self, datasets: "list[ResolvedDataset]") -> None:
-        from sqlalchemy import or_
-
+        from ..db.lookups import true_literal, union_lookup
         from ..models import Artifact
 
         c = Artifact.__table__.c
+        names = ("id", "uid", "hash", "storage_id", "key", "is_latest", "run_id")
+        select_sql = f"SELECT {', '.join(names)} FROM artifacts"
+        columns = [c[n] for n in names]
         hashes = sorted({rd.hash for rd in datasets if rd.hash is not None})
-        keys = sorted({rd.key for rd in datasets})
-        wanted = {(self.storage_ids[rd.storage_root], rd.key) for rd in datasets}
-        columns = (c.id, c.uid, c.hash, c.storage_id, c.key, c.is_latest, c.run_id)
-        for hash_chunk in chunks(hashes) or [[]]:
-            for key_chunk in chunks(keys) or [[]]:
-                where = or_(c.hash.in_(hash_chunk), c.key.in_(key_chunk) & c.is_latest)
-                for r in self.s.execute(select(*columns).where(where)):
-                    row = self.stored.setdefault(r.id, ArtifactRow(r.id, r.uid, r.hash, r.storage_id, r.key,
-                                                                   r.is_latest, r.run_id))
-                    if row.hash is not None:
-                        self.by_hash[row.hash] = row
-                    if row.is_latest and (row.storage_id, row.key) in wanted:
-                        self.latest_at[(row.storage_id, row.key)] = row
+        places = sorted({(self.storage_ids[rd.storage_root], rd.key) for rd in datasets})
+        # the content's row (unique hash), and the latest at each place (the one-latest-per-key index)
+        at_place = f"storage_id = :s AND key = :k AND is_latest = {true_literal(self.s)}"
+        found = union_lookup(self.s, "artifacts", select_sql, [
+            ("hash = :h", [{"h": h} for h in hashes]),
+            (at_place, [{"s": s, "k": k} for s, k in places]),
+        ], columns)
+        wanted = set(places)
+        for r in found:
+            row = self.stored.setdefault(r.id, ArtifactRow(r.id, r.uid, r.hash, r.storage_id, r.key, r.is_latest, r.run_id))
+            if row.hash is not None:
+                self.by_hash[row.hash] = row
+            if row.is_latest and (row.storage_id, row.key) in wanted:
+                self.latest_at[(row.storage_id, row.key)] = row
 
     def use(self, rd: ResolvedDataset, producer_run_id: int | None) -> ArtifactRow:
         """The artifact this dataset is: stored, planned earlier in the batch, or planned now."""

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-from sqlalchemy import select
-
 from ..db.upsert import insert_ignore
 from ..tracking.redact import redact
 from .artifact_book import ArtifactBook, ArtifactRow
 from .datasets import ResolvedDataset
 from .events import Job, LineageEvent
 from .recorded import Recorded
-from .runs import RunRef, RunRow, apply_event, chunks, create_runs, learn_job, load_runs, write_runs
+from .runs import RunRef, RunRow, apply_event, create_runs, learn_job, load_runs, write_runs
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -43,11 +41,8 @@ def write_batch(s: "Session", events: Sequence[LineageEvent], identities: list[s
     pending: list[tuple[RunRow, str, LineageEvent, list[ArtifactRow], list[ArtifactRow]]] = []
     first_of: dict[str, RunRow] = {}  # identities recorded earlier in this batch
     for event, identity, (inputs, outputs) in zip(events, identities, resolved, strict=True):
-        if identity in recorded_before:
-            results.append(recorded_before[identity])
-            continue
-        if identity in first_of:
-            run = first_of[identity]
+        if identity in recorded_before or identity in first_of:
+            run = first_of.get(identity) or runs[(event.run.reference_type, event.run.run_id)]
             results.append(Recorded(run.id, run.uid, run.transform_id, is_new=False))
             continue
         run = _apply(s, event, runs)
@@ -65,20 +60,15 @@ def write_batch(s: "Session", events: Sequence[LineageEvent], identities: list[s
     return [r if r is not None else next(new) for r in results]
 
 
-def _recorded_identities(s: "Session", identities: list[str]) -> dict[str, Recorded]:
-    from ..models import LineageEventRecord, Run
+def _recorded_identities(s: "Session", identities: list[str]) -> set[str]:
+    """Which of these events are recorded already: a lookup in the identity's unique index each."""
+    from ..db.lookups import union_lookup
+    from ..models import LineageEventRecord
 
-    events, runs = LineageEventRecord.__table__, Run.__table__
-    found: dict[str, Recorded] = {}
-    for chunk in chunks(sorted(set(identities))):
-        rows = s.execute(
-            select(events.c.identity, runs.c.id, runs.c.uid, runs.c.transform_id)
-            .join_from(events, runs, events.c.run_id == runs.c.id)
-            .where(events.c.identity.in_(chunk))
-        )
-        for row in rows:
-            found[row.identity] = Recorded(row.id, row.uid, row.transform_id, is_new=False)
-    return found
+    c = LineageEventRecord.__table__.c
+    keys = [{"i": i} for i in sorted(set(identities))]
+    rows = union_lookup(s, "event_identities", "SELECT identity FROM lineage_events", [("identity = :i", keys)], [c.identity])
+    return {row.identity for row in rows}
 
 
 def _runs_of(s: "Session", events: Sequence[LineageEvent]) -> dict[RunRef, RunRow]:
@@ -122,7 +112,8 @@ def _write_links_and_log(s: "Session", pending: list) -> None:
     links = {(run.id, a.id) for run, _, _, ins, _ in pending for a in ins if a.run_id != run.id}
     insert_ignore(s, run_input_artifacts, [{"run_id": r, "artifact_id": a} for r, a in sorted(links)])
     if pending:
-        s.execute(insert(LineageEventRecord.__table__), [_log_row(*p) for p in pending])
+        table = LineageEventRecord.__table__
+        s.execute(insert(table).returning(table.c.id), [_log_row(*p) for p in pending])  # RETURNING: one multi-row INSERT
 
 
 def _log_row(run: RunRow, identity: str, event: LineageEvent, ins: list[ArtifactRow],

@@ -11,8 +11,6 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from .events import STATUS_OF_EVENT, Job, LineageEvent
 from .transforms import upsert_transform
 
@@ -101,23 +99,19 @@ RunRef = tuple[str, str]  # (reference_type, reference): how an engine names a r
 
 
 def load_runs(s: "Session", refs: "set[RunRef]") -> dict[RunRef, RunRow]:
-    """The stored runs among `refs`, in one query per few hundred."""
+    """The stored runs among `refs`: one lookup in the (reference_type, reference) index each, one statement."""
+    from ..db.lookups import union_lookup
     from ..models import Run, Transform
 
     runs, transforms = Run.__table__, Transform.__table__
+    names = (*RUN_FIELDS, "reference_type", "reference")
+    select_sql = (f"SELECT {', '.join('runs.' + f for f in names)}, transforms.key AS transform_key "
+                  "FROM runs JOIN transforms ON runs.transform_id = transforms.id")
+    columns = [*(runs.c[f] for f in names), transforms.c.key.label("transform_key")]
+    keys = [{"t": t, "r": r} for t, r in sorted(refs)]
     found: dict[RunRef, RunRow] = {}
-    references = sorted({reference for _, reference in refs})
-    for chunk in chunks(references):
-        rows = s.execute(
-            select(*(runs.c[f] for f in RUN_FIELDS), runs.c.reference_type, runs.c.reference,
-                   transforms.c.key.label("transform_key"))
-            .join_from(runs, transforms, runs.c.transform_id == transforms.c.id)
-            .where(runs.c.reference.in_(chunk))
-        )
-        for row in rows:
-            ref = (row.reference_type, row.reference)
-            if ref in refs:
-                found[ref] = _run_row({f: row._mapping[f] for f in (*RUN_FIELDS, "transform_key")})
+    for row in union_lookup(s, "runs", select_sql, [("runs.reference_type = :t AND runs.reference = :r", keys)], columns):
+        found[(row.reference_type, row.reference)] = _run_row({f: row._mapping[f] for f in (*RUN_FIELDS, "transform_key")})
     return found
 
 
@@ -154,30 +148,54 @@ def learn_job(s: "Session", run: RunRow, job: Job | None) -> None:
 
 
 def write_runs(s: "Session", runs: "list[RunRow]") -> None:
-    """Write what events moved on these runs: one executemany for all of them."""
+    """Write what events moved on these runs, in one statement."""
     from sqlalchemy import bindparam, update
 
     from ..models import Run
 
     changed = [run for run in runs if run.changes()]
-    if changed:
-        table = Run.__table__
+    if not changed:
+        return
+    table = Run.__table__
+    rows = [{"_id": run.id, **{f: getattr(run, f) for f in MOVABLE}} for run in changed]
+    if len(rows) > 1 and s.get_bind().dialect.name == "postgresql":
+        # UPDATE ... FROM (VALUES ...): one round trip, where psycopg's executemany takes three
+        params = {f"{k}_{i}": row[k] for i, row in enumerate(rows) for k in ("_id", *MOVABLE)}
+        s.execute(_update_from_values(len(rows), s.get_bind().dialect), params)
+    else:  # SQLite: executemany is in-process and cheap
         stmt = update(table).where(table.c.id == bindparam("_id")).values({f: bindparam(f) for f in MOVABLE})
-        s.execute(stmt, [{"_id": run.id, **{f: getattr(run, f) for f in MOVABLE}} for run in changed])
-        for run in changed:
-            run.snapshot()
-            expire_loaded(s, Run, run.id)  # an ORM object of it in this session shows the change
+        s.execute(stmt, rows if len(rows) > 1 else rows[0])
+    for run in changed:
+        run.snapshot()
+        expire_loaded(s, Run, run.id)  # an ORM object of it in this session shows the change
+
+
+_UPDATE_STATEMENTS: dict[int, Any] = {}
+
+
+def _update_from_values(n: int, dialect: Any) -> Any:
+    """`UPDATE runs ... FROM (VALUES <n rows>)` as SQL text, made once per n: a Core `values()` construct
+    is compiled anew at every execution (its rows are part of it), which cost more than the round trips."""
+    stmt = _UPDATE_STATEMENTS.get(n)
+    if stmt is None:
+        from sqlalchemy import bindparam, text
+
+        from ..models import Run
+
+        table = Run.__table__
+        types = {"_id": "INTEGER", **{f: table.c[f].type.compile(dialect=dialect) for f in MOVABLE}}
+        rows = ", ".join("(" + ", ".join(f"CAST(:{k}_{i} AS {types[k]})" for k in types) + ")" for i in range(n))
+        sql = (f"UPDATE runs SET {', '.join(f'{f} = v.{f}' for f in MOVABLE)} "
+               f"FROM (VALUES {rows}) AS v(_id, {', '.join(MOVABLE)}) WHERE runs.id = v._id")
+        binds = [bindparam(f"{k}_{i}", type_=table.c[k].type) for i in range(n) for k in MOVABLE]
+        stmt = _UPDATE_STATEMENTS.setdefault(n, text(sql).bindparams(*binds))
+    return stmt
 
 
 def _run_row(fields: dict[str, Any]) -> RunRow:
     run = RunRow(**fields)
     run.snapshot()
     return run
-
-
-def chunks(values: list, size: int = 500) -> "list[list]":
-    """Bounded IN lists: SQLite caps the number of bound parameters in one statement."""
-    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def expire_loaded(s: "Session", model: type, row_id: int) -> None:

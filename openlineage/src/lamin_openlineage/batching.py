@@ -23,12 +23,13 @@ log = logging.getLogger("lamin_openlineage.server")
 MAX_BATCH = 32
 
 
-def recorded_body(recorded: Any) -> dict[str, Any]:
-    """What the server answers about a recorded event: enough for a producer to find the run again."""
-    run = recorded.run
+def recorded_body(recorded: Any, event: LineageEvent) -> dict[str, Any]:
+    """What the server answers about a recorded event: enough for a producer to find the run again.
+
+    Built from what `record()` returns without loading the Run: per event, a query avoided."""
     return {
         "status": "created" if recorded.is_new else "exists",
-        "run": {"uid": getattr(run, "uid", None), "reference": getattr(run, "reference", None)},
+        "run": {"uid": recorded.run_uid, "reference": event.run.run_id},
         "is_new": recorded.is_new,
     }
 
@@ -45,13 +46,13 @@ def record_batch(events: Sequence[LineageEvent]) -> list[dict[str, Any] | BaseEx
         try:
             from lamin_core.lineage.recorder import record_many
 
-            return [recorded_body(r) for r in record_many(list(events))]
+            return [recorded_body(r, e) for r, e in zip(record_many(list(events)), events, strict=True)]
         except Exception as e:  # someone's bad event spoiled the batch: find out whose, one by one
             log.debug("batch of %d failed (%s); recording its events one by one", len(events), e)
     out: list[dict[str, Any] | BaseException] = []
     for event in events:
         try:
-            out.append(recorded_body(record(event)))
+            out.append(recorded_body(record(event), event))
         except Exception as e:
             out.append(e)
     return out

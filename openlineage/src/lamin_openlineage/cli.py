@@ -64,26 +64,8 @@ def serve_main(argv: list[str]) -> int:
         timeout_graceful_shutdown=10,
     )
     auth = "token required" if token else "no token"
-    if args.workers > 1:
-        # several processes: uvicorn binds the port and supervises the workers; for `--port 0` we pick a
-        # free port first (released again before uvicorn binds it: a tiny race, fine for tests and benchmarks)
-        port = args.port
-        if port == 0:
-            with _bind(args.host, 0) as probe:
-                port = probe.getsockname()[1]
-        print(f"lamin serve: OpenLineage endpoint http://{args.host}:{port}/api/v1/lineage ({auth})", flush=True)
-        uvicorn.run(
-            config.app,
-            factory=True,
-            host=args.host,
-            port=port,
-            workers=args.workers,
-            log_level=args.log_level,
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
-        return 0
-    # bind ourselves so that `--port 0` can say which port it got (tests and scripts read this line)
+    # we bind the socket ourselves: `--port 0` can then say which port it got (tests and scripts read this
+    # line), and the socket is made so that its connections get TCP_NODELAY (see `_bind`)
     try:
         sock = _bind(args.host, args.port)
     except OSError as e:
@@ -91,13 +73,20 @@ def serve_main(argv: list[str]) -> int:
         return 1
     port = sock.getsockname()[1]
     print(f"lamin serve: OpenLineage endpoint http://{args.host}:{port}/api/v1/lineage ({auth})", flush=True)
-    uvicorn.Server(config).run(sockets=[sock])
+    if args.workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[sock]).run()  # what uvicorn.run does, with our socket instead of its own
+    else:
+        uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio sets TCP_NODELAY only on connections of sockets whose proto is
+    # IPPROTO_TCP, and without it every response waits ~40 ms for the client's delayed ACK (Nagle)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)

@@ -97,7 +97,7 @@ def default_db_concurrency() -> int:
     try:
         from lamin_core.db import engine as db
 
-        return 1 if db.settings().dialect == "sqlite" else 8
+        return 1
     except Exception:  # no instance yet: record() will say so per request
         return 4
 

@@ -1,0 +1,68 @@
+"""Point lookups for a whole batch in one statement: `SELECT ... WHERE <unique key> UNION ALL ...`.
+
+Why one SELECT per key instead of `key IN (...)`: each branch is an equality on a unique index, which
+every planner answers with that index. With `IN` lists or OR-ed pairs, PostgreSQL on fresh (not yet
+analysed) tables factored out a shared column and scanned, or picked the trigram search index, and the
+recorder slowed down as the tables grew.
+
+Why SQL text: a Core union of N selects is built, fingerprinted and (by psycopg) re-parsed at every
+execution, about 0.1 ms per branch. The text is made once per (query, N, dialect); its result columns
+are typed from the tables, so JSON and datetimes come back as from any Core query. Values are always
+bound parameters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+MAX_BRANCHES = 100  # per statement: keeps parameter counts far below SQLite's limit
+
+_statements: dict[tuple[str, tuple, str], Any] = {}
+
+
+Lookup = tuple[str, Sequence[dict[str, Any]]]  # a WHERE template and the keys to look up with it
+
+
+def union_lookup(s: "Session", name: str, select_sql: str, lookups: Sequence[Lookup], columns: Sequence[Any]) -> list[Any]:
+    """Rows of `select_sql WHERE <template>` for every key of every lookup, in as few statements as fit.
+
+    A template names its parameters `:name`; each branch gets them suffixed with its own number.
+    `columns`: SQLAlchemy columns typing the result, in the order `select_sql` selects them.
+    `name` identifies the query in the statement cache.
+    """
+    branches = [(where, key) for where, keys in lookups for key in keys]
+    rows: list[Any] = []
+    for start in range(0, len(branches), MAX_BRANCHES):
+        chunk = branches[start : start + MAX_BRANCHES]
+        shape = tuple((where, tuple(key)) for where, key in chunk)
+        stmt = _statement(s, name, select_sql, shape, columns)
+        params = {f"{k}_{i}": v for i, (_, key) in enumerate(chunk) for k, v in key.items()}
+        rows.extend(s.execute(stmt, params))
+    return rows
+
+
+def _statement(s: "Session", name: str, select_sql: str, shape: tuple, columns: Sequence[Any]) -> Any:
+    cache_key = (name, shape, s.get_bind().dialect.name)
+    stmt = _statements.get(cache_key)
+    if stmt is None:
+        import re
+
+        from sqlalchemy import text
+
+        def branch(i: int, where: str, names: tuple[str, ...]) -> str:
+            where = re.sub(r":(\w+)", lambda m: f":{m.group(1)}_{i}" if m.group(1) in names else m.group(0), where)
+            return f"{select_sql} WHERE {where}"
+
+        sql = " UNION ALL ".join(branch(i, where, names) for i, (where, names) in enumerate(shape))
+        if len(_statements) > 1000:  # shapes are few in practice; never let the cache grow without bound
+            _statements.clear()
+        stmt = _statements.setdefault(cache_key, text(sql).columns(*columns))
+    return stmt
+
+
+def true_literal(s: "Session") -> str:
+    """How a boolean column is compared to true so that partial indexes (`WHERE is_latest`) apply."""
+    return "TRUE" if s.get_bind().dialect.name == "postgresql" else "1"
