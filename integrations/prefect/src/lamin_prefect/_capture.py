@@ -51,6 +51,7 @@ class RunScope:
     params: dict[str, Any] = field(default_factory=dict)
     candidates: list[tuple[str, Any]] = field(default_factory=list)
     inputs_at_start: dict[str, Any] = field(default_factory=dict)
+    absent_at_start: set[str] = field(default_factory=set)  # argument paths that did not exist at all
     result: Any = None
     error: str | None = None
     failure_reported_for: int | None = None  # attempt whose FAIL the wrapper already recorded

@@ -1,6 +1,7 @@
 """Hand LineageEvents to the core's recording path, and make sure no run stays `started` forever.
 
-`emit()` (now) and `emit_later()` (on the background writer, see `_writer.py`) are the only places this
+`emit()` (now, in this process) and `emit_later()` (in the core's recording child process, see
+`lamin_core.lineage.background`) are the only places this
 package records anything: by default through `lamin_core.lineage.record()` / `record_many()`. Tests (and users who want to inspect what would be recorded) can route
 events elsewhere with `record_to(callable)`.
 
@@ -21,7 +22,6 @@ from typing import Any, Callable, Iterator
 
 from lamin_core.lineage import LineageEvent, RunInfo
 
-from ._writer import Writer
 
 logger = logging.getLogger("lamin_prefect")
 
@@ -128,23 +128,52 @@ def emit(*events: LineageEvent) -> Any:
 
 
 def emit_later(*events: LineageEvent) -> None:
-    """Record events on the background writer (task runs' ends); `flush()` waits for them."""
-    if _strict():  # errors must reach the caller: record inline
-        emit(*events)
+    """Record events in the background (task runs' ends); `flush()` waits for them.
+
+    A recording child process, not a thread: a thread's database calls would take turns with Prefect
+    for the interpreter lock, and short tasks ran 70% slower; the child records on another core."""
+    batch = _batch(events)
+    if _strict() or _sink is not None:  # errors must reach the caller, or `record_to()` asked for in-process
+        try:
+            _record_all(batch)
+        except Exception as exc:
+            if _strict():
+                raise
+            _warn(batch, exc)
         return
-    _writer.submit(_batch(events))
+    recorder = _background()
+    if recorder is not None:
+        recorder.send(batch)
 
 
 def flush() -> None:
     """Wait until every event handed to `emit_later` is recorded."""
-    _writer.flush()
+    if _recorder is not None:
+        _recorder.flush()
 
 
-def _write_in_background(batch: list[LineageEvent]) -> None:
-    _record_all(batch)
+_recorder: Any = None
+_recorder_for: tuple[str, str] | None = None  # (LAMIN_HOME, database) the child records into
 
 
-_writer = Writer(_write_in_background, lambda batch, exc: _warn(batch, exc))
+def _background() -> Any:
+    """The recording child process for the connected instance, started on first use; None without an
+    instance. Connecting another instance (tests do, per test) retires the old child after it caught up."""
+    global _recorder, _recorder_for
+    from lamin_core.db import engine as db
+    from lamin_core.lineage.background import BackgroundRecorder, instance_env
+
+    try:
+        target = (os.environ.get("LAMIN_HOME", ""), db.settings().db_url)
+    except Exception as exc:  # no instance connected: say so once, like inline recording does
+        _warn([], exc)
+        return None
+    with _lock:
+        if _recorder_for != target:
+            if _recorder is not None:
+                _recorder.close()
+            _recorder, _recorder_for = BackgroundRecorder(instance_env()), target
+        return _recorder
 
 
 _warned: set[str] = set()
@@ -157,6 +186,9 @@ def _warn(batch: list[LineageEvent], exc: Exception) -> None:
         if kind not in _warned:
             _warned.add(kind)
             logger.warning("lamin_prefect: lineage is not recorded: %s", exc)
+        return
+    if not batch:
+        logger.warning("lamin_prefect: lineage is not recorded: %s: %s", kind, exc)
         return
     event = batch[-1]
     logger.warning(

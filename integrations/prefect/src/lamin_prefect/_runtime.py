@@ -129,7 +129,8 @@ def _start(scope: _capture.RunScope, args: tuple[Any, ...], kwargs: dict[str, An
         # what existed before the FIRST attempt: a file a failed attempt half-wrote is not an input of the next
         scope.params = params
         scope.candidates = list(candidates_in(params))
-        scope.inputs_at_start = existing_datasets(scope.candidates)
+        scope.absent_at_start = set()
+        scope.inputs_at_start = existing_datasets(scope.candidates, absent=scope.absent_at_start)
     scope.error = None
     scope.ran = True
     inputs = list(scope.inputs_at_start.values())
@@ -321,12 +322,17 @@ def _completed(kind: str, obj: Any, prefect_run: Any, state: Any) -> None:
     for path in scope.writes:
         if os.path.isfile(path):  # not a temporary file deleted again, nor an open that failed
             outputs[path] = dataset_for_path(path)
-    # arguments naming files that did not exist at the start and do now were written by this run
-    created = existing_datasets([c for c in scope.candidates if c[0] != "artifact"])
+    # arguments naming files that did not exist at the start and do now were written by this run. Only
+    # those are checked again: each check is a stat, and every system call can hand the interpreter lock
+    # to Prefect's threads (short tasks felt each one)
+    def unknown(candidates: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        return [c for c in candidates if not (c[0] == "file" and (c[1] in outputs or c[1] in scope.inputs_at_start))]
+
+    created = existing_datasets([c for c in scope.candidates if c[0] == "uri" or (c[0] == "file" and c[1] in scope.absent_at_start)])
     for uri, dataset in created.items():
         if uri not in scope.inputs_at_start:
             outputs[uri] = dataset
-    for uri, dataset in existing_datasets(list(candidates_in(result))).items():
+    for uri, dataset in existing_datasets(unknown(list(candidates_in(result)))).items():
         if uri not in scope.inputs_at_start:
             outputs.setdefault(uri, dataset)
     asset_outputs = scope.asset_outputs

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import PurePath
 from typing import Any, Iterator
 from urllib.parse import unquote, urlsplit
@@ -198,14 +199,24 @@ def candidates_in(value: Any, depth: int = 0) -> Iterator[tuple[str, Any]]:
         yield from candidates_in(item, depth + 1)
 
 
-def existing_datasets(candidates: list[tuple[str, Any]]) -> dict[str, Dataset]:
-    """The candidates that exist right now, keyed by URI: saved artifacts, existing files, existing URIs."""
+def existing_datasets(candidates: list[tuple[str, Any]], absent: set[str] | None = None) -> dict[str, Dataset]:
+    """The candidates that exist right now, keyed by URI: saved artifacts, existing files, existing URIs.
+
+    `absent` collects the paths that do not exist at all (one stat answers both questions)."""
     out: dict[str, Dataset] = {}
     for kind, value in candidates:
         if kind == "artifact":
             dataset = artifact_dataset(value)
         elif kind == "file":
-            dataset = dataset_for_path(value) if os.path.isfile(value) else None
+            try:
+                is_file = stat.S_ISREG(os.stat(value).st_mode)
+            except FileNotFoundError:
+                is_file = False
+                if absent is not None:
+                    absent.add(value)
+            except (OSError, ValueError):
+                is_file = False
+            dataset = dataset_for_path(value) if is_file else None
         else:
             dataset = dataset_for_uri(value) if uri_exists(value) else None
         if dataset is not None:

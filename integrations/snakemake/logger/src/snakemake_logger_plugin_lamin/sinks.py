@@ -2,9 +2,6 @@
 
 import json
 import os
-import pickle
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -30,41 +27,26 @@ class Sink(Protocol):
 
 
 class ProcessSink:
-    """Streams events to a recording child process (`worker.py`), so the database work runs beside
-    Snakemake's scheduler instead of inside its process.
+    """Streams events to the core's recording child process (`lamin_core.lineage.background`), so the
+    database work runs beside Snakemake's scheduler instead of inside its process.
 
     The pipe applies back-pressure: when the child lags, only the logging thread waits. `close()`
     waits until every event is recorded, so lineage is complete when `snakemake` returns.
     """
 
     def __init__(self, instance: str | None = None) -> None:
+        from lamin_core.lineage.background import BackgroundRecorder
+
         env = dict(os.environ)
         if instance:
             env["LAMIN_INSTANCE"] = instance  # this process tree only; the connected instance stays
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "snakemake_logger_plugin_lamin.worker"],
-            stdin=subprocess.PIPE,
-            env=env,
-        )
+        self._recorder = BackgroundRecorder(env)
 
     def send(self, event: "LineageEvent") -> None:
-        from .worker import frame
-
-        assert self._proc.stdin is not None
-        self._proc.stdin.write(frame(pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL)))
-        self._proc.stdin.flush()
+        self._recorder.send([event])
 
     def close(self) -> None:
-        if self._proc.stdin is not None and not self._proc.stdin.closed:
-            try:
-                self._proc.stdin.close()
-            except BrokenPipeError:  # the worker died; it said why on stderr
-                pass
-        try:
-            self._proc.wait(timeout=_DRAIN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            print(f"lamin: recording did not finish within {_DRAIN_TIMEOUT_S:.0f} s; stopped it", file=sys.stderr)
+        self._recorder.close(timeout=_DRAIN_TIMEOUT_S)
 
 
 class HttpSink:

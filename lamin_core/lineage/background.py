@@ -1,0 +1,228 @@
+"""Record lineage events in a child process, so that a pipeline's own process never waits for the database.
+
+Engines schedule in Python (Prefect, Snakemake). Recording inside their process costs them interpreter
+time: a recording thread gives the interpreter lock away at every database call and waits to get it
+back, up to 5 ms each while the engine is busy, which made short tasks 70% slower. A child process
+records on another core; the engine's process only pickles events (tens of microseconds each).
+
+    recorder = BackgroundRecorder()   # the child starts with the first `send`
+    recorder.send(events)             # returns at once (unless the child is far behind: the pipe is bounded)
+    recorder.flush()                  # waits until everything sent so far is recorded
+    recorder.close()                  # flush, and let the child exit
+
+The child records through `record_many()`, the one recording path: events that arrive within `LINGER_S`
+of each other are recorded together, up to `MAX_BATCH` per transaction. When a batch fails as a whole it is recorded again event by
+event, so one bad event costs only itself; each distinct failure is said once on stderr.
+
+Protocol on the child's stdin: frames of a 4-byte big-endian length and a pickled list of events (only
+ever from our own parent process). An empty list asks for a flush: the child answers one byte on stdout
+once every event before it is recorded.
+
+    python -m lamin_core.lineage.background   # started by BackgroundRecorder, not by users
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+import threading
+from typing import Any, Callable, Sequence
+
+HEADER = struct.Struct(">I")
+MAX_BATCH = 256  # events per transaction: bounds how long one commit holds SQLite's write lock
+LINGER_S = 0.05  # how long a received event may wait for more before they are recorded together
+PREFIX = "lamin: "
+FLUSHED = b"\x01"
+
+
+def frame(payload: bytes) -> bytes:
+    return HEADER.pack(len(payload)) + payload
+
+
+class BackgroundRecorder:
+    """The parent's side: a child process that records what it is sent, in order."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self._env = env
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()  # one writer of the pipe at a time; flushes answer in order
+        self._dead = False
+
+    def send(self, events: Sequence[Any]) -> None:
+        if events:
+            self._write(frame(pickle.dumps(list(events), protocol=pickle.HIGHEST_PROTOCOL)))
+
+    def flush(self) -> None:
+        """Wait until the child has recorded (or reported) everything sent before this call."""
+        with self._lock:
+            if self._proc is None or self._dead:
+                return
+            if self._write_locked(frame(pickle.dumps([]))):
+                assert self._proc.stdout is not None
+                if self._proc.stdout.read(1) != FLUSHED:  # the child is gone; it said why on stderr
+                    self._dead = True
+
+    def close(self, timeout: float | None = None) -> None:
+        """Let the child record what it has and exit; after `timeout` seconds it is stopped (and says so)."""
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            assert proc.stdin is not None
+            proc.stdin.close()  # EOF: the child records what it has and exits
+        except BrokenPipeError:
+            pass
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            print(f"{PREFIX}recording did not finish within {timeout:.0f} s; stopped it", file=sys.stderr)
+
+    def _write(self, data: bytes) -> None:
+        with self._lock:
+            self._write_locked(data)
+
+    def _write_locked(self, data: bytes) -> bool:
+        if self._dead:
+            return False
+        if self._proc is None:
+            env = dict(self._env if self._env is not None else os.environ)
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "lamin_core.lineage.background"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+            )
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(data)
+            self._proc.stdin.flush()
+            return True
+        except (BrokenPipeError, ValueError):  # the child died; it said why on stderr
+            self._dead = True
+            return False
+
+
+def instance_env() -> dict[str, str]:
+    """This process's environment, naming the instance it is connected to (it may have been chosen in
+    code, not in the settings file the child would otherwise read)."""
+    env = dict(os.environ)
+    try:
+        from ..db import engine as db
+
+        env.setdefault("LAMIN_INSTANCE", db.settings().name)
+    except Exception:  # no instance: the child will say so for every event it cannot record
+        pass
+    return env
+
+
+# ---- the child's side ---------------------------------------------------------------------------------
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks, missing = [], size
+    while missing:
+        chunk = os.read(fd, missing)
+        if not chunk:
+            return None  # EOF (also a frame cut short by a dying parent)
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return b"".join(chunks)
+
+
+def _ready(fd: int, timeout: float) -> bool:
+    return bool(select.select([fd], [], [], timeout)[0])
+
+
+def read_frame(fd: int) -> bytes | None:
+    """The next payload, or None at EOF (a frame cut short by a dying parent included)."""
+    header = _read_exactly(fd, HEADER.size)
+    return _read_exactly(fd, HEADER.unpack(header)[0]) if header is not None else None
+
+
+class Reporter:
+    """Says each distinct failure once (the same one tends to repeat for every event) and counts them."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self._said: set[str] = set()
+
+    def failed(self, event: Any, error: Exception) -> None:
+        self.failures += 1
+        key = f"{type(error).__name__}:{str(error)[:200]}"
+        if key in self._said:
+            return
+        self._said.add(key)
+        what = f"{event.event_type} of {event.job.name}" if event is not None else "an event"
+        print(f"{PREFIX}could not record {what}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+
+
+def record_batch(
+    events: Sequence[Any], record: Callable[[Any], Any], record_many: Callable[[Sequence[Any]], Any], reporter: Reporter
+) -> None:
+    """All in one transaction; if that fails, one by one, so that one bad event costs only itself."""
+    if len(events) > 1:
+        try:
+            record_many(events)
+            return
+        except Exception:
+            pass  # recorded event by event below, which names the culprit
+    for event in events:
+        try:
+            record(event)
+        except Exception as e:
+            reporter.failed(event, e)
+
+
+def _record_all(events: list[Any], record: Callable[[Any], Any], record_many: Callable[[Sequence[Any]], Any],
+                reporter: Reporter) -> None:
+    for start in range(0, len(events), MAX_BATCH):
+        record_batch(events[start : start + MAX_BATCH], record, record_many, reporter)
+
+
+def main() -> int:
+    import time
+
+    from .recorder import record, record_many
+
+    reporter = Reporter()
+    # stdout carries only flush answers: keep a handle on it, and send anything else printed to stderr
+    out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    fd = sys.stdin.buffer.fileno()
+    events: list[Any] = []
+    deadline = 0.0
+    while True:
+        # events wait up to LINGER_S for company: one transaction for many is cheaper than one for each,
+        # and nobody waits for them (a flush, or the end of input, records them at once)
+        if events and (len(events) >= MAX_BATCH or not _ready(fd, max(0.0, deadline - time.monotonic()))):
+            _record_all(events, record, record_many, reporter)
+            events = []
+            continue
+        payload = read_frame(fd)
+        if payload is None:
+            break
+        try:
+            batch = pickle.loads(payload)  # from our parent process only
+        except Exception as e:
+            reporter.failed(None, e)
+            continue
+        if not batch:  # a flush: everything before it, then answer
+            _record_all(events, record, record_many, reporter)
+            events = []
+            out.write(FLUSHED)
+            continue
+        if not events:
+            deadline = time.monotonic() + LINGER_S
+        events.extend(batch)
+    _record_all(events, record, record_many, reporter)
+    if reporter.failures:
+        print(f"{PREFIX}{reporter.failures} lineage event(s) could not be recorded (see above)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Recording in a child process (`lamin_core.lineage.background`): what adapters rely on when they hand
+events off instead of waiting for the database."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import lamin_core as ln
+from lamin_core.lineage import Dataset, Job, LineageEvent, ParentRun, RunInfo
+from lamin_core.lineage.background import BackgroundRecorder, Reporter, instance_env, record_batch
+
+T0 = datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def step(kind: str, i: int, run: str, **fields) -> LineageEvent:  # type: ignore[no-untyped-def]
+    return LineageEvent(kind, T0 + timedelta(seconds=i), Job("bg", "wf/step", kind="function"),
+                        RunInfo(run, "bg_test", parent=ParentRun("wf-1", Job("bg", "wf"))), **fields)
+
+
+def test_events_sent_before_a_flush_are_recorded_when_it_returns(instance, tmp_path: Path) -> None:
+    out = tmp_path / "out.txt"
+    out.write_text("made by run-2")
+    recorder = BackgroundRecorder(instance_env())
+    try:
+        recorder.send([step("START", 0, "run-1"), step("COMPLETE", 1, "run-1")])
+        recorder.send([step("START", 2, "run-2")])
+        recorder.send([step("COMPLETE", 3, "run-2", outputs=[Dataset("file", str(out))])])
+        recorder.flush()
+        runs = {r.reference: r for r in ln.Run.filter(reference_type="bg_test")}
+        assert {k: r.status for k, r in runs.items()} == {"run-1": "completed", "run-2": "completed", "wf-1": "scheduled"}
+        assert runs["run-1"].initiated_by_run_id == runs["wf-1"].id
+        assert ln.Artifact.get(key="out.txt").run_id == runs["run-2"].id
+
+        recorder.send([step("START", 4, "run-3")])  # after a flush the child goes on recording
+        recorder.flush()
+        assert ln.Run.get(reference="run-3").status == "started"
+    finally:
+        recorder.close()
+
+
+def test_close_records_what_is_left(instance) -> None:
+    recorder = BackgroundRecorder(instance_env())
+    recorder.send([step("START", i, f"r{i}") for i in range(50)])
+    recorder.close()
+    assert ln.Run.filter(reference_type="bg_test").count() == 51  # and the parent
+
+
+def test_a_bad_event_costs_only_itself_and_is_reported(instance, tmp_path: Path, capfd) -> None:  # type: ignore[no-untyped-def]
+    recorder = BackgroundRecorder(instance_env())
+    bad = step("COMPLETE", 1, "run-bad", outputs=[Dataset("s3://bucket", "../escape.txt")])  # a key may not climb out
+    recorder.send([step("START", 0, "run-ok"), bad, step("COMPLETE", 2, "run-ok")])
+    recorder.close()
+    assert ln.Run.get(reference="run-ok").status == "completed"
+    assert not ln.Run.filter(reference="run-bad").exists()
+    err = capfd.readouterr().err
+    assert "lamin: could not record COMPLETE of wf/step" in err and "1 lineage event(s) could not be recorded" in err
+
+
+def test_the_child_records_into_the_instance_connected_here(instance, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # the settings file names another instance: the child must follow this process, not the file
+    monkeypatch.delenv("LAMIN_INSTANCE", raising=False)
+    env = instance_env()
+    assert env["LAMIN_INSTANCE"] == instance.name
+    assert env["LAMIN_HOME"] == os.environ["LAMIN_HOME"]
+
+
+def test_a_dead_child_does_not_hang_the_producer(instance) -> None:
+    recorder = BackgroundRecorder(instance_env())
+    recorder.send([step("START", 0, "run-1")])
+    recorder.flush()
+    recorder._proc.kill()  # noqa: SLF001 - what an OOM kill or a crash does
+    recorder._proc.wait()  # noqa: SLF001
+    recorder.send([step("COMPLETE", 1, "run-1")])  # does not raise
+    recorder.flush()  # returns instead of waiting for an answer that never comes
+    recorder.close()
+    assert ln.Run.get(reference="run-1").status == "started"
+
+
+def test_a_failing_batch_is_recorded_event_by_event() -> None:
+    events = [SimpleNamespace(event_type="START", job=SimpleNamespace(name=n)) for n in ("a", "bad", "c")]
+    recorded: list[str] = []
+
+    def record(event: SimpleNamespace) -> None:
+        if event.job.name == "bad":
+            raise ValueError("refused")
+        recorded.append(event.job.name)
+
+    def record_many(batch: list[SimpleNamespace]) -> None:
+        raise ValueError("one of them is bad: all or nothing")
+
+    reporter = Reporter()
+    record_batch(events, record, record_many, reporter)
+    assert recorded == ["a", "c"] and reporter.failures == 1
+
+
+def test_the_parent_never_imports_the_database_layer_to_send() -> None:
+    import subprocess
+
+    code = (
+        "import sys; from lamin_core.lineage.background import BackgroundRecorder; "
+        "print('sqlalchemy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
