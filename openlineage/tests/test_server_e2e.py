@@ -111,6 +111,18 @@ def test_idempotent_and_out_of_order(instance: Any, serve: Server) -> None:
 
 
 def test_concurrent_producers_lose_no_event(instance: Any, serve: Server) -> None:
+    _concurrent_producers(serve)
+
+
+def test_two_worker_processes_lose_no_event(instance: Any) -> None:
+    # several processes write at once (each with its own recording thread), behind one socket we bound
+    from ol_helpers import lamin_serve
+
+    with lamin_serve(instance.env, "--token", TOKEN, "--workers", "2") as server:
+        _concurrent_producers(server)
+
+
+def _concurrent_producers(serve: Server) -> None:
     n_clients, runs_each = 8, 6
     parent = str(uuid.uuid4())
     results: list[int] = []

@@ -101,15 +101,11 @@ def _event(event_type: str, scope: _capture.RunScope, **run_fields: Any) -> Line
 
 
 def _send(scope: _capture.RunScope, event: LineageEvent) -> None:
-    """Record a run's end: a task run's on the background writer; a flow run's after all of its task
-    runs' (so a finished flow call has its whole lineage in the database)."""
-    if scope.run.reference_type == TASK_RUN:
-        emit_later(event)
-        if scope.flow_run_id is None:
-            flush()  # a task run outside any flow: no flow end will wait for it
-        return
-    flush()
-    emit(event)
+    """Record a run's end in the recording process. A flow run's end waits until it and everything sent
+    before it (its task runs) are recorded: a finished flow call has its whole lineage in the database."""
+    emit_later(event)
+    if scope.run.reference_type == FLOW_RUN or scope.flow_run_id is None:
+        flush()  # a flow's end, or a task run outside any flow: no flow end will wait for it
 
 
 def _asset_inputs() -> list[Dataset]:
@@ -138,8 +134,10 @@ def _start(scope: _capture.RunScope, args: tuple[Any, ...], kwargs: dict[str, An
         inputs += _asset_inputs()
     start = _event("START", scope, params=params_for_record(params), inputs=inputs)
     if scope.run.reference_type == FLOW_RUN:
-        # a flow run is recorded at once: it is visible while it runs, and its tasks nest under it
-        scope.core_run = getattr(emit(start), "run", None)
+        # a flow run's START goes to the recording process at once (it is visible while the flow runs);
+        # its Run is fetched here only if the flow's own code needs it (an artifact saved in the body)
+        emit_later(start)
+        scope.core_run = _core.pending_run(scope.run.run_id, FLOW_RUN, scope.job, lambda: getattr(emit(start), "run", None))
     else:
         # a task run's START waits for its end (one transaction for both) unless the task body needs
         # its Run earlier (an artifact saved or loaded inside): the core's PendingRun asks for it then
