@@ -80,7 +80,9 @@ def test_a_dead_child_does_not_hang_the_producer(instance) -> None:
     assert ln.Run.get(reference="run-1").status == "started"
 
 
-def test_a_failing_batch_is_recorded_event_by_event() -> None:
+def test_a_failing_batch_is_recorded_event_by_event(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from lamin_core.lineage import recorder
+
     events = [SimpleNamespace(event_type="START", job=SimpleNamespace(name=n)) for n in ("a", "bad", "c")]
     recorded: list[str] = []
 
@@ -92,8 +94,10 @@ def test_a_failing_batch_is_recorded_event_by_event() -> None:
     def record_many(batch: list[SimpleNamespace]) -> None:
         raise ValueError("one of them is bad: all or nothing")
 
+    monkeypatch.setattr(recorder, "record", record)
+    monkeypatch.setattr(recorder, "record_many", record_many)
     reporter = Reporter()
-    record_batch(events, record, record_many, reporter)
+    record_batch(events, reporter)
     assert recorded == ["a", "c"] and reporter.failures == 1
 
 

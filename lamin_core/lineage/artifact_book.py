@@ -84,8 +84,9 @@ class ArtifactBook:
                 self._set(same, run_id=producer_run_id)  # first seen as an unproduced input, now someone made it
             return same
         latest = self.latest_at.get((storage_id, rd.key))
-        uid = ids.versioned_uid(16)
-        if latest is not None:
+        if latest is None:
+            uid = ids.versioned_uid(16)
+        else:
             if rd.hash is None or latest.hash is None:
                 if rd.hash is not None:  # now we can read what we only knew by name
                     self._set(latest, hash=rd.hash, hash_type=rd.hash_type, size=rd.size)

@@ -30,7 +30,7 @@ import struct
 import subprocess
 import sys
 import threading
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 HEADER = struct.Struct(">I")
 MAX_BATCH = 256  # events per transaction: bounds how long one commit holds SQLite's write lock
@@ -159,33 +159,19 @@ class Reporter:
         print(f"{PREFIX}could not record {what}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
 
 
-def record_batch(
-    events: Sequence[Any], record: Callable[[Any], Any], record_many: Callable[[Sequence[Any]], Any], reporter: Reporter
-) -> None:
-    """All in one transaction; if that fails, one by one, so that one bad event costs only itself."""
-    if len(events) > 1:
-        try:
-            record_many(events)
-            return
-        except Exception:
-            pass  # recorded event by event below, which names the culprit
-    for event in events:
-        try:
-            record(event)
-        except Exception as e:
-            reporter.failed(event, e)
+def record_batch(events: Sequence[Any], reporter: Reporter) -> None:
+    """Record events, at most `MAX_BATCH` per transaction; say what could not be recorded."""
+    from .recorder import record_each
 
-
-def _record_all(events: list[Any], record: Callable[[Any], Any], record_many: Callable[[Sequence[Any]], Any],
-                reporter: Reporter) -> None:
     for start in range(0, len(events), MAX_BATCH):
-        record_batch(events[start : start + MAX_BATCH], record, record_many, reporter)
+        chunk = events[start : start + MAX_BATCH]
+        for event, result in zip(chunk, record_each(chunk), strict=True):
+            if isinstance(result, Exception):
+                reporter.failed(event, result)
 
 
 def main() -> int:
     import time
-
-    from .recorder import record, record_many
 
     reporter = Reporter()
     # stdout carries only flush answers: keep a handle on it, and send anything else printed to stderr
@@ -199,7 +185,7 @@ def main() -> int:
         # events wait up to LINGER_S for company: one transaction for many is cheaper than one for each,
         # and nobody waits for them (a flush, or the end of input, records them at once)
         if events and (len(events) >= MAX_BATCH or not _ready(fd, max(0.0, deadline - time.monotonic()))):
-            _record_all(events, record, record_many, reporter)
+            record_batch(events, reporter)
             events = []
             continue
         payload = read_frame(fd)
@@ -211,14 +197,14 @@ def main() -> int:
             reporter.failed(None, e)
             continue
         if not batch:  # a flush: everything before it, then answer
-            _record_all(events, record, record_many, reporter)
+            record_batch(events, reporter)
             events = []
             out.write(FLUSHED)
             continue
         if not events:
             deadline = time.monotonic() + LINGER_S
         events.extend(batch)
-    _record_all(events, record, record_many, reporter)
+    record_batch(events, reporter)
     if reporter.failures:
         print(f"{PREFIX}{reporter.failures} lineage event(s) could not be recorded (see above)", file=sys.stderr)
     return 0

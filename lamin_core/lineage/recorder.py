@@ -23,7 +23,7 @@ from .recorded import Recorded
 if TYPE_CHECKING:
     from .batch import Resolved
 
-__all__ = ["Recorded", "record", "record_many"]
+__all__ = ["Recorded", "record", "record_each", "record_many"]
 
 logger = logging.getLogger("lamin_core")
 MAX_ATTEMPTS = 8
@@ -78,6 +78,26 @@ def record_many(events: "Sequence[LineageEvent]") -> list[Recorded]:
                 raise
         time.sleep(0.005 * (attempt + 1))
     raise RuntimeError("unreachable")
+
+
+def record_each(events: "Sequence[LineageEvent]") -> "list[Recorded | Exception]":
+    """Record events together and, when that fails, each alone: one bad event fails only itself.
+
+    For producers that batch other parties' events (the server's concurrent requests, a recording
+    process's queue): each event gets its own `Recorded`, or the exception recording it alone raised.
+    """
+    if len(events) > 1:
+        try:
+            return list(record_many(events))
+        except Exception:
+            pass  # someone's event spoiled the batch: find out whose, one by one
+    out: "list[Recorded | Exception]" = []
+    for event in events:
+        try:
+            out.append(record(event))
+        except Exception as e:
+            out.append(e)
+    return out
 
 
 def _lock_names(events: "Sequence[LineageEvent]", resolved: "list[Resolved]") -> list[str]:

@@ -40,22 +40,10 @@ def record_batch(events: Sequence[LineageEvent]) -> list[dict[str, Any] | BaseEx
     Answers are built here, in the worker thread, so that the event loop never touches an ORM object
     (a lazy attribute would run a query on the loop).
     """
-    from lamin_core.lineage import record
+    from lamin_core.lineage.recorder import record_each
 
-    if len(events) > 1:
-        try:
-            from lamin_core.lineage.recorder import record_many
-
-            return [recorded_body(r, e) for r, e in zip(record_many(list(events)), events, strict=True)]
-        except Exception as e:  # someone's bad event spoiled the batch: find out whose, one by one
-            log.debug("batch of %d failed (%s); recording its events one by one", len(events), e)
-    out: list[dict[str, Any] | BaseException] = []
-    for event in events:
-        try:
-            out.append(recorded_body(record(event), event))
-        except Exception as e:
-            out.append(e)
-    return out
+    results = record_each(list(events))
+    return [r if isinstance(r, Exception) else recorded_body(r, e) for r, e in zip(results, events, strict=True)]
 
 
 class Batcher:

@@ -87,19 +87,11 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     return json_error(500, f"internal error ({type(exc).__name__}); see the server log")
 
 
-def default_db_concurrency() -> int:
-    """Threads that record at once.
-
-    SQLite takes one writer at a time and makes the others sleep-poll for the lock, so one thread (with
-    the event loop queueing the rest) is fastest and fair; PostgreSQL writes in parallel, bounded below the
-    core's connection pool (5 + 10 overflow).
-    """
-    try:
-        from lamin_core.db import engine as db
-
-        return 1
-    except Exception:  # no instance yet: record() will say so per request
-        return 4
+# Threads that record at once, per server process. One, on both backends: concurrent requests then queue
+# and are recorded together in bigger batches; with several threads each batch shrank to about one event
+# and PostgreSQL ingest fell (8 threads: ~330 events/s, 1: ~450 with the same code). Parallelism comes
+# from worker processes (`--workers`).
+DB_THREADS = 1
 
 
 def create_app(
@@ -131,7 +123,7 @@ def create_app(
             Exception: _server_error,
         },
     )
-    threads = db_concurrency or default_db_concurrency()
+    threads = db_concurrency or DB_THREADS
     app.state.config = config
     app.state.db_limiter = CapacityLimiter(threads)
     app.state.batcher = Batcher(app.state.db_limiter, workers=threads)

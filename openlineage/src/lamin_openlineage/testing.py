@@ -80,6 +80,6 @@ def lamin_serve(env: dict[str, str], *args: str, echo_errors: bool = True) -> It
         yield server
     finally:
         stop(proc)
-        if echo_errors and ("Traceback" in server.log() or os.environ.get("LAMIN_SHOW_SERVER_LOG")):
+        if echo_errors and "Traceback" in server.log():
             print(f"lamin serve logged errors:\n{server.log()}", file=sys.stderr)  # pytest shows it on failure
         server.log_path.unlink(missing_ok=True)

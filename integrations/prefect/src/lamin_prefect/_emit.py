@@ -132,15 +132,10 @@ def emit_later(*events: LineageEvent) -> None:
 
     A recording child process, not a thread: a thread's database calls would take turns with Prefect
     for the interpreter lock, and short tasks ran 70% slower; the child records on another core."""
-    batch = _batch(events)
     if _strict() or _sink is not None:  # errors must reach the caller, or `record_to()` asked for in-process
-        try:
-            _record_all(batch)
-        except Exception as exc:
-            if _strict():
-                raise
-            _warn(batch, exc)
+        emit(*events)
         return
+    batch = _batch(events)
     recorder = _background()
     if recorder is not None:
         recorder.send(batch)
