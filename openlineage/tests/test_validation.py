@@ -133,7 +133,20 @@ def test_fuzzed_events_are_valid_or_refused_with_a_field(d: dict[str, Any]) -> N
     except OpenLineageEventError as e:
         assert e.message
         if e.field is not None:
-            # the field names a place in the event (or one that should have been there)
-            parent = e.field.rsplit(".", 1)[0] if "." in e.field else ""
-            dotted = {".".join(map(str, p)) for p in _paths(d)}
-            assert parent == "" or parent in dotted, (e.field, e.message)
+            # the field names a place in the event, or a member missing from one (keys may hold "." or "[")
+            places = {".".join(map(str, p)) for p in _paths(d)}
+            missing_from = {"", *places}
+            assert e.field in places or any(
+                (e.field.startswith(f"{p}.") or p == "") and "." not in e.field[len(p) :].lstrip(".")
+                for p in missing_from
+            ), (e.field, e.message)
+
+
+@pytest.mark.parametrize("key", ["0[", "0[0", "a.b", "x]"])
+def test_a_facet_key_with_dots_or_brackets_is_named_as_it_is(key: str) -> None:
+    d = event()
+    d["run"]["facets"] = {key: None}
+    with pytest.raises(OpenLineageEventError) as err:
+        parse_event(d)
+    assert err.value.field == f"run.facets.{key}", err.value.message
+    assert err.value.message.startswith(f"run.facets.{key} must be object")

@@ -47,8 +47,30 @@ def schema() -> dict[str, Any]:
 
 
 def _dotted(path: list[Any]) -> str:
-    # fastjsonschema paths start with the root's name "data"; array indexes come as strings
-    return ".".join(str(p) for p in path[1:])
+    return ".".join(str(p) for p in path)
+
+
+def _real_path(node: Any, rest: str) -> list[Any] | None:
+    """The keys and indexes that fastjsonschema's name `rest` (".key" and "[i]" steps) takes through `node`.
+
+    fastjsonschema's own `path` splits the name at every "." and "[", so a facet key such as "a.b" or "0["
+    came out as the wrong place; following the name through the data itself is unambiguous.
+    """
+    if not rest:
+        return []
+    if isinstance(node, list) and rest.startswith("["):
+        end = rest.find("]")
+        if end > 1 and rest[1:end].isdigit() and int(rest[1:end]) < len(node):
+            tail = _real_path(node[int(rest[1:end])], rest[end + 1 :])
+            if tail is not None:
+                return [int(rest[1:end]), *tail]
+    if isinstance(node, dict) and rest.startswith("."):
+        for key in sorted(node, key=len, reverse=True):  # the longest key first: "a.b" before "a"
+            if rest.startswith(key, 1):
+                tail = _real_path(node[key], rest[1 + len(key) :])
+                if tail is not None:
+                    return [key, *tail]
+    return None
 
 
 def validate(d: Any) -> None:
@@ -58,7 +80,9 @@ def validate(d: Any) -> None:
     try:
         _validator()(d)
     except fastjsonschema.JsonSchemaValueException as e:
-        field = _dotted(list(e.path))
+        name = e.name if isinstance(e.name, str) else "data"
+        path = _real_path(d, name[len("data") :]) if name.startswith("data") else None
+        field = _dotted(path if path is not None else list(e.path)[1:])
         detail = e.message
         if e.rule == "required" and isinstance(e.value, dict):
             # fastjsonschema reports the object, not the missing member: name the first missing one
@@ -67,9 +91,8 @@ def validate(d: Any) -> None:
                 field = f"{field}.{missing[0]}" if field else missing[0]
                 raise OpenLineageEventError(f"{field} is required", field) from None
         # "data.run.runId must be uuid" -> "run.runId must be uuid"
-        prefix = e.name if isinstance(e.name, str) else "data"
-        if detail.startswith(prefix):
-            detail = (field or "event") + detail[len(prefix) :]
+        if detail.startswith(name):
+            detail = (field or "event") + detail[len(name) :]
         if e.rule == "pattern":
             detail = f"{field} must not contain control characters (NUL, tab, newline, ...)"
         if e.rule == "format" and e.rule_definition == "date-time":
