@@ -110,3 +110,37 @@ def test_the_parent_never_imports_the_database_layer_to_send() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_child_yields_the_cpu_to_the_pipeline(instance) -> None:
+    # it shares the machine with the pipeline it records; it must never be the one that gets the core
+    recorder = BackgroundRecorder(instance_env())
+    try:
+        recorder.send([step("START", 0, "run-nice")])
+        recorder.flush()
+        assert recorder._proc is not None
+        assert os.getpriority(os.PRIO_PROCESS, recorder._proc.pid) == 19  # the lowest (niceness is capped at 19)
+    finally:
+        recorder.close()
+
+
+def test_a_stalled_child_does_not_block_the_producer_for_hundreds_of_runs(instance) -> None:
+    import signal
+    import threading
+
+    recorder = BackgroundRecorder(instance_env())
+    recorder.send([step("START", 0, "warm-up")])
+    recorder.flush()
+    assert recorder._proc is not None
+    pid = recorder._proc.pid
+    os.kill(pid, signal.SIGSTOP)  # a child that gets no CPU for a while (the machine is busy)
+    try:
+        events = [step(kind, i, f"s{i}") for i in range(300) for kind in ("START", "COMPLETE")]
+        sender = threading.Thread(target=lambda: [recorder.send(events[i : i + 2]) for i in range(0, len(events), 2)])
+        sender.start()
+        sender.join(timeout=30)  # a hang detector, not a speed test: with a 64 KiB pipe this never returned
+        assert not sender.is_alive(), "send() blocked behind a busy recording process"
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    recorder.close()
+    assert ln.Run.filter(reference_type="bg_test", status="completed").count() == 300

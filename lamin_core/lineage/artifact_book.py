@@ -74,6 +74,25 @@ class ArtifactBook:
                 self.by_hash[row.hash] = row
             if row.is_latest and (row.storage_id, row.key) in wanted:
                 self.latest_at[(row.storage_id, row.key)] = row
+        self._load_newest_uids(datasets)
+
+    def _load_newest_uids(self, datasets: "list[ResolvedDataset]") -> None:
+        """The highest uid of each version family that new content at its key will continue (one query)."""
+        from ..db.lookups import union_lookup
+
+        stems = set()
+        for rd in datasets:
+            latest = self.latest_at.get((self.storage_ids[rd.storage_root], rd.key))
+            if latest is not None and latest.hash is not None and rd.hash not in (None, latest.hash):
+                stems.add(latest.uid[:-4])
+        if not stems:
+            return
+        # a range on the unique uid index, where LIKE 'stem%' is not index-friendly on every backend
+        select_sql = "SELECT max(uid) AS uid FROM artifacts"
+        ranges = [{"lo": stem + ids.encode(0, 4), "hi": stem + ids.encode(62**4 - 1, 4)} for stem in sorted(stems)]
+        for r in union_lookup(self.s, "artifact_versions", select_sql, [("uid >= :lo AND uid <= :hi", ranges)], [_uid_column()]):
+            if r.uid is not None:
+                self.newest_of_stem[r.uid[:-4]] = r.uid
 
     def use(self, rd: ResolvedDataset, producer_run_id: int | None) -> ArtifactRow:
         """The artifact this dataset is: stored, planned earlier in the batch, or planned now."""
@@ -130,17 +149,23 @@ class ArtifactBook:
         from ..models import Artifact
 
         table = Artifact.__table__
+        # rows with the same changes (old versions stepping down, mostly) in one UPDATE each
+        groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
         for row in self.stored.values():
             if row.changes:
-                self.s.execute(update(table).where(table.c.id == row.id).values(**row.changes))
-                expire_loaded(self.s, Artifact, row.id)  # type: ignore[arg-type]
+                groups.setdefault(repr(sorted(row.changes.items())), (row.changes, []))[1].append(row.id)  # type: ignore[arg-type]
                 row.changes = {}
+        for changes, row_ids in groups.values():
+            self.s.execute(update(table).where(table.c.id.in_(row_ids)).values(**changes))
+            for row_id in row_ids:
+                expire_loaded(self.s, Artifact, row_id)
         if self.planned:
-            stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-            new_ids = self.s.execute(stmt, [row.values for row in self.planned]).scalars().all()
-            for row, new_id in zip(self.planned, new_ids, strict=True):
-                row.id, row.values = new_id, None
-                self.stored[new_id] = row
+            # matched back by uid: asking for the rows' order made SQLite insert them one statement each
+            stmt = insert(table).returning(table.c.id, table.c.uid)
+            new_ids = dict((uid, new_id) for new_id, uid in self.s.execute(stmt, [row.values for row in self.planned]))
+            for row in self.planned:
+                row.id, row.values = new_ids[row.uid], None
+                self.stored[row.id] = row
             self.planned = []
 
 

@@ -6,11 +6,12 @@ final status (completed, errored, aborted) beats `started`: a late START never r
 
 from __future__ import annotations
 
-import copy
+import pickle
 from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from .. import ids
 from .events import STATUS_OF_EVENT, Job, LineageEvent
 from .transforms import upsert_transform
 
@@ -89,10 +90,17 @@ class RunRow(SimpleNamespace):
     """A run's row as the recorder sees it; `changes()` lists what the event moved."""
 
     def snapshot(self) -> None:
-        self._before = {f: copy.deepcopy(getattr(self, f)) for f in MOVABLE}
+        self._before = {f: _copy(getattr(self, f)) for f in MOVABLE}
 
     def changes(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in MOVABLE if getattr(self, f) != self._before.get(f)}
+
+
+def _copy(value: Any) -> Any:
+    # params and facets are JSON-shaped: a pickle round trip copies them several times faster than deepcopy
+    if isinstance(value, (dict, list)):
+        return pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    return value  # str, int, datetime, None: immutable
 
 
 RunRef = tuple[str, str]  # (reference_type, reference): how an engine names a run
@@ -132,13 +140,17 @@ def create_runs(s: "Session", missing: "dict[RunRef, Job | None]") -> dict[RunRe
     for reference_type, reference in refs:
         job = missing[(reference_type, reference)]
         transform_id, transform_key = transform_for_job(s, job or Job(namespace=UNKNOWN_JOB, name=reference_type))
-        values.append(dict(transform_id=transform_id, reference=reference, reference_type=reference_type,
-                           status="scheduled"))
+        values.append(dict(uid=ids.base62(Run._uid_length), transform_id=transform_id, reference=reference,
+                           reference_type=reference_type, status="scheduled"))
         keys.append(transform_key)
     table = Run.__table__
-    stmt = insert(table).returning(*(table.c[f] for f in RUN_FIELDS), sort_by_parameter_order=True)
-    rows = s.execute(stmt, values).all()
-    return {ref: _run_row({**row._mapping, "transform_key": key}) for ref, row, key in zip(refs, rows, keys, strict=True)}
+    # matched back by uid: asking for the rows' order made SQLite insert them one statement each
+    stmt = insert(table).returning(*(table.c[f] for f in RUN_FIELDS))
+    by_uid = {row.uid: row for row in s.execute(stmt, values)}
+    return {
+        ref: _run_row({**by_uid[v["uid"]]._mapping, "transform_key": key})
+        for ref, v, key in zip(refs, values, keys, strict=True)
+    }
 
 
 def learn_job(s: "Session", run: RunRow, job: Job | None) -> None:
