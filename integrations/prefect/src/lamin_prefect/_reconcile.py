@@ -9,6 +9,7 @@ aborted. It runs once per process before the first instrumented flow starts, and
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sys
@@ -22,9 +23,15 @@ REFERENCE_TYPES = ("prefect_flow_run", "prefect_task_run")
 _done_in_this_process = False
 
 
+@functools.lru_cache(maxsize=1)
+def _host() -> str:
+    # once per process: a system call per task run let Prefect's threads take the interpreter lock
+    return socket.gethostname()
+
+
 def process_facets() -> dict[str, Any]:
     """What identifies the process running a run (saved with every run's facets)."""
-    return {"host": socket.gethostname(), "pid": os.getpid()}
+    return {"host": _host(), "pid": os.getpid()}
 
 
 def _alive(pid: int) -> bool:

@@ -49,13 +49,26 @@ _flow_jobs: dict[str, Job] = {}
 _produced_in_flow: dict[str, set[str]] = {}
 
 
+@functools.lru_cache(maxsize=1024)
+def _cached_signature(fn: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(fn)
+
+
+def _signature(fn: Callable[..., Any]) -> inspect.Signature:
+    try:
+        return _cached_signature(fn)  # once per function, not per task run
+    except TypeError:  # an unhashable callable object
+        return inspect.signature(fn)
+
+
 def _bind(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     try:
-        bound = inspect.signature(fn).bind(*args, **kwargs)
+        signature = _signature(fn)
+        bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         params = dict(bound.arguments)
         # `**kwargs` arrives as one dict entry: flatten it so each keyword is a parameter
-        for name, p in inspect.signature(fn).parameters.items():
+        for name, p in signature.parameters.items():
             if p.kind is inspect.Parameter.VAR_KEYWORD and isinstance(params.get(name), dict):
                 params.update(params.pop(name))
         first = next(iter(params), None)
