@@ -87,12 +87,6 @@ def defer_start(start: LineageEvent) -> None:
         _open_runs[_key(start)] = _Open(start, _flow_run_of(start), recorded=False)
 
 
-def is_recorded(start: LineageEvent) -> bool:
-    with _lock:
-        entry = _open_runs.get(_key(start))
-        return entry is None or entry.recorded
-
-
 def _batch(events: tuple[LineageEvent, ...]) -> list[LineageEvent]:
     """Update the open-run bookkeeping; the events to record, a run's deferred START before its end."""
     batch: list[LineageEvent] = []
