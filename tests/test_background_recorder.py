@@ -144,3 +144,49 @@ def test_a_stalled_child_does_not_block_the_producer_for_hundreds_of_runs(instan
         os.kill(pid, signal.SIGCONT)
     recorder.close()
     assert ln.Run.filter(reference_type="bg_test", status="completed").count() == 300
+
+
+def test_this_process_reads_what_it_sent_without_a_flush(instance) -> None:
+    import signal
+    import threading
+
+    recorder = BackgroundRecorder(instance_env())
+    recorder.send([step("START", 0, "warm-up")])
+    recorder.flush()
+    assert recorder._proc is not None
+    pid = recorder._proc.pid
+    os.kill(pid, signal.SIGSTOP)  # the child is behind: what is sent now is not in the database yet
+    resume = threading.Timer(0.5, os.kill, (pid, signal.SIGCONT))
+    try:
+        recorder.send([step("START", 1, "late"), step("COMPLETE", 2, "late")])
+        resume.start()
+        # the query waits until the child recorded what this process sent before it
+        assert ln.Run.get(reference="late").status == "completed"
+        assert not recorder.pending
+    finally:
+        resume.join()
+        os.kill(pid, signal.SIGCONT)
+        recorder.close()
+
+
+def test_held_events_go_out_before_a_query_and_by_themselves(instance) -> None:
+    import subprocess
+    import time
+
+    recorder = BackgroundRecorder(instance_env())
+    try:
+        recorder.send([step("START", 0, "held-1"), step("COMPLETE", 1, "held-1")], hold=True)
+        assert ln.Run.get(reference="held-1").status == "completed"  # this process's query takes them along
+        recorder.send([step("START", 2, "held-2"), step("COMPLETE", 3, "held-2")], hold=True)
+        # nobody flushes or queries here: they go out on their own, and another process sees them
+        count = "import lamin_core as ln; print(ln.Run.filter(reference='held-2', status='completed').count())"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            seen = subprocess.run([sys.executable, "-c", count], env=instance_env(), capture_output=True, text=True, check=True)
+            if seen.stdout.strip() == "1":
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("held events never reached the database")
+    finally:
+        recorder.close()

@@ -108,6 +108,18 @@ def test_a_dataset_links_runs_of_different_engines(instance, files):
     assert f"r{produced.run.id}" in graph.nodes
 
 
+def test_only_if_file_datasets_are_recorded_only_when_they_are_files(instance, files):
+    # an engine that saw files opened hands them over unchecked; what is not a file when recorded is left out
+    work = files["in.fq"].parent
+    maybe = [Dataset("file", str(p), only_if_file=True) for p in (files["out.bam"], work / "deleted.tmp", work)]
+    recorded = record(event("COMPLETE", 1, "job-maybe", inputs=maybe[2:], outputs=maybe[:2]))
+    assert [a.path.name for a in recorded.outputs] == ["out.bam"] and recorded.inputs == []
+    # without the flag, a missing file is still registered, by its path
+    plain = record(event("COMPLETE", 2, "job-plain", outputs=[Dataset("file", str(work / "deleted.tmp"))]))
+    (missing,) = plain.outputs
+    assert missing.hash is None and missing.path.name == "deleted.tmp"
+
+
 def test_record_many_is_all_or_nothing(instance):
     from lamin_core.models import Run
 

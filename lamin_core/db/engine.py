@@ -30,6 +30,9 @@ class _Local(threading.local):
 
 _local = _Local()
 ROLLBACK_HOOKS: list = []  # caches of row ids register a function here that empties them
+# Called before every unit of work (`read()`, `write()`) not nested in another: writes still on their way
+# to the database (a recording process's queue) register here to land first, so a process reads its own writes
+BEFORE_UNIT_HOOKS: list = []
 _state: dict = {}  # settings, engine, sessions: reset by connect() and in forked children
 _lock = threading.Lock()
 
@@ -162,6 +165,9 @@ def session() -> "Session":
 @contextmanager
 def write() -> Iterator["Session"]:
     """One unit of work: commit on success, roll back on error. Re-entrant within a thread."""
+    if not _local.write_depth:
+        for land in BEFORE_UNIT_HOOKS:
+            land()
     s = session()
     if _local.write_depth:
         _local.write_depth += 1
@@ -203,6 +209,9 @@ def after_commit(callback: "Callable[[], object]") -> None:
 
 @contextmanager
 def read() -> Iterator["Session"]:
+    if not _local.write_depth:
+        for land in BEFORE_UNIT_HOOKS:
+            land()
     s = session()
     if not _local.write_depth and s.in_transaction():
         s.commit()  # a transaction left open by a lazy load must not hold an old snapshot or locks

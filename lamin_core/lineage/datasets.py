@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,8 @@ def dataset_uri(d: Dataset) -> str:
     return f"{ns}/{d.name.lstrip('/')}"
 
 
-def resolve(d: Dataset) -> ResolvedDataset:
+def resolve(d: Dataset) -> ResolvedDataset | None:
+    """What the dataset is now; None for an `only_if_file` dataset that is not a regular file."""
     uri = dataset_uri(d)
     facets = dict(d.facets)
     if is_local_namespace(d.namespace.rstrip("/")):
@@ -70,12 +72,18 @@ def resolve(d: Dataset) -> ResolvedDataset:
                            size=d.size, otype="Table", facets=facets)
 
 
-def _resolve_local(d: Dataset, path_str: str, facets: dict[str, Any]) -> ResolvedDataset:
+def _resolve_local(d: Dataset, path_str: str, facets: dict[str, Any]) -> ResolvedDataset | None:
     path = Path(path_str)
     if not path.is_absolute():
         base = Path(d.storage_root) if d.storage_root else Path.cwd()
         path = base / path
     path = Path(os.path.normpath(path))
+    try:
+        st: os.stat_result | None = path.stat()
+    except OSError:  # missing, or unreadable: still registered by path, unless it had to be a file
+        st = None
+    if d.only_if_file and (st is None or not stat.S_ISREG(st.st_mode)):
+        return None
     root = find_storage_root(str(path))
     if root is None:
         hint = normalize_root(d.storage_root) if d.storage_root else None
@@ -83,11 +91,11 @@ def _resolve_local(d: Dataset, path_str: str, facets: dict[str, Any]) -> Resolve
     key = path.relative_to(root).as_posix()
     digest, hash_type, size, n_files = d.hash, d.hash_type, d.size, None
     try:
-        if path.is_dir():
+        if st is not None and stat.S_ISDIR(st.st_mode):
             digest, size, n_files = hashing.hash_dir(path)
             hash_type = hashing.DIR_HASH_TYPE
-        elif path.is_file():
-            size = path.stat().st_size
+        elif st is not None and stat.S_ISREG(st.st_mode):
+            size = st.st_size
             digest, hash_type = hashing.hash_file(path, size), hashing.HASH_TYPE
     except OSError as e:  # unreadable: still registered, by path
         logger.warning("could not read %s: %s", path, e)

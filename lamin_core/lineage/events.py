@@ -86,6 +86,10 @@ class Dataset:
     hash_type: str | None = None
     size: int | None = None
     storage_root: str | None = None  # where to root a new Storage for a file outside every location
+    # True: recorded only if, when it is recorded, this is a regular local file. For files an engine saw
+    # opened (the open may have failed, the file may have been temporary): the recording process checks,
+    # so the engine's process saves a system call per file
+    only_if_file: bool = False
 
 
 @dataclass(frozen=True)

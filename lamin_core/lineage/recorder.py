@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Sequence
 
 from ..db import engine as db
 from ..db.upsert import is_retryable, lock_names
-from .datasets import resolve
-from .events import EVENT_TYPES, LineageEvent
+from .datasets import ResolvedDataset, resolve
+from .events import EVENT_TYPES, Dataset, LineageEvent
 from .recorded import Recorded
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def record_many(events: "Sequence[LineageEvent]") -> list[Recorded]:
     for event in events:
         validate(event)
     # read and hash files before taking the write lock
-    resolved = [([resolve(d) for d in e.inputs], [resolve(d) for d in e.outputs]) for e in events]
+    resolved = [(_resolved(e.inputs), _resolved(e.outputs)) for e in events]
     names = _lock_names(events, resolved)
     identities = [event_identity(e) for e in events]
     attempts = 1 if db.in_write() else MAX_ATTEMPTS  # inside a caller's transaction, the caller retries
@@ -98,6 +98,11 @@ def record_each(events: "Sequence[LineageEvent]") -> "list[Recorded | Exception]
         except Exception as e:
             out.append(e)
     return out
+
+
+def _resolved(datasets: "Sequence[Dataset]") -> "list[ResolvedDataset]":
+    """The datasets as they are now; `only_if_file` ones that are not files are left out."""
+    return [rd for rd in map(resolve, datasets) if rd is not None]
 
 
 def _lock_names(events: "Sequence[LineageEvent]", resolved: "list[Resolved]") -> list[str]:

@@ -111,6 +111,38 @@ def test_rerunning_an_unchanged_flow_adds_runs_not_versions(lineage, tmp_path: P
     assert ln.Run.filter(transform__key="prefect/etl").count() == 2
 
 
+@task
+def uses_scratch(folder: str) -> str:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp") as scratch:  # gone when the task ends
+        scratch.write("scratch")
+    for attempt in (lambda: open(f"{folder}/missing/dir/x.txt", "w"), lambda: open(f"{folder}/absent.txt"), lambda: open(folder)):
+        try:
+            attempt()  # an open that fails is neither an output nor an input
+        except OSError:
+            pass
+    Path(f"{folder}/kept.txt").write_text("kept")
+    return Path(f"{folder}/../notes.txt").read_text()  # a file the arguments did not name: an input
+
+
+@flow
+def scratch_flow(folder: str) -> str:
+    return uses_scratch(folder)
+
+
+def test_only_files_that_exist_become_artifacts(lineage, tmp_path: Path) -> None:  # noqa: ANN001
+    # files the task opened are checked in the recording process, not in the task's thread: what reaches
+    # the database must still be exactly the files that exist
+    (tmp_path / "notes.txt").write_text("notes")
+    (tmp_path / "work").mkdir()
+    assert scratch_flow(str(tmp_path / "work")) == "notes"
+    run = ln.Run.get(transform__key="prefect/scratch-flow/uses_scratch")
+    assert [Path(str(a.path)) for a in ln.Artifact.filter(run=run).all()] == [tmp_path / "work" / "kept.txt"]
+    assert [Path(str(a.path)) for a in run.input_artifacts] == [tmp_path / "notes.txt"]
+    assert ln.Artifact.filter().count() == 2  # neither the temporary file, the folder nor a failed open
+
+
 # ---- retries, failures, subflows ---------------------------------------------------------------------
 
 _attempts: dict[str, int] = defaultdict(int)

@@ -126,8 +126,8 @@ def _see_open(scope: RunScope, path: Any, mode: Any, flags: Any) -> None:
         writing = bool((flags or 0) & _WRITE_FLAGS)
     if _opened_by_machinery(sys._getframe(2)):
         return
-    if not writing and not os.path.isfile(path):
-        return  # a directory, a missing file (the open will fail) or a device
+    # no check that it is a file (the open may still fail, the path be a directory): the recording
+    # process checks, outside the task's thread
     scope.saw_open(path, writing)
 
 

@@ -121,8 +121,9 @@ def emit(*events: LineageEvent) -> Any:
         return None
 
 
-def emit_later(*events: LineageEvent) -> None:
-    """Record events in the background (task runs' ends); `flush()` waits for them.
+def emit_later(*events: LineageEvent, hold: bool = False) -> None:
+    """Record events in the background (runs' ends); `flush()` waits for them, and so does this process's next
+    query (the core lands what was sent before it reads).
 
     A recording child process, not a thread: a thread's database calls would take turns with Prefect
     for the interpreter lock, and short tasks ran 70% slower; the child records on another core."""
@@ -132,7 +133,7 @@ def emit_later(*events: LineageEvent) -> None:
     batch = _batch(events)
     recorder = _background()
     if recorder is not None:
-        recorder.send(batch)
+        recorder.send(batch, hold=hold)  # hold: may go out with later events (see BackgroundRecorder.send)
 
 
 def flush() -> None:

@@ -16,12 +16,12 @@ from ._jobs import original_fn
 
 T = TypeVar("T")
 
-_TASK_HOOKS = (("on_completion_hooks", _runtime.on_task_completion), ("on_failure_hooks", _runtime.on_task_failure))
+_TASK_HOOKS = (("on_completion_hooks", _runtime.lamin_task_completed), ("on_failure_hooks", _runtime.lamin_task_failed))
 _FLOW_HOOKS = (
-    ("on_completion_hooks", _runtime.on_flow_completion),
-    ("on_failure_hooks", _runtime.on_flow_failure),
-    ("on_crashed_hooks", _runtime.on_flow_crashed),
-    ("on_cancellation_hooks", _runtime.on_flow_cancellation),
+    ("on_completion_hooks", _runtime.lamin_flow_completed),
+    ("on_failure_hooks", _runtime.lamin_flow_failed),
+    ("on_crashed_hooks", _runtime.lamin_flow_crashed),
+    ("on_cancellation_hooks", _runtime.lamin_flow_cancelled),
 )
 _scanned_flow_codes: set[Any] = set()
 
@@ -39,6 +39,7 @@ def _is_flow(obj: Any) -> bool:
 
 
 def _add_hooks(obj: Any, hooks: tuple[tuple[str, Callable[..., Any]], ...]) -> None:
+    _runtime.quiet_hooks()
     for attribute, hook in hooks:
         current = list(getattr(obj, attribute) or [])
         if hook not in current:

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
+import logging
 import types
 from typing import Any, Callable
 
 from lamin_core.lineage import Dataset, Job, LineageEvent, ParentRun, RunInfo
 
 from . import _capture, _core
-from ._emit import close_open_runs, defer_start, emit, emit_later, flush, now
+from ._emit import close_open_runs, defer_start, emit, emit_later, now
 from ._jobs import flow_job, task_job
 from ._reconcile import process_facets, reconcile_once
 from ._values import (
@@ -114,11 +114,10 @@ def _event(event_type: str, scope: _capture.RunScope, **run_fields: Any) -> Line
 
 
 def _send(scope: _capture.RunScope, event: LineageEvent) -> None:
-    """Record a run's end in the recording process. A flow run's end waits until it and everything sent
-    before it (its task runs) are recorded: a finished flow call has its whole lineage in the database."""
-    emit_later(event)
-    if scope.run.reference_type == FLOW_RUN or scope.flow_run_id is None:
-        flush()  # a flow's end, or a task run outside any flow: no flow end will wait for it
+    """A run's end goes to the recording process. A task run's may wait in this process to go with later
+    ones (one pipe write for many); a flow run's goes at once, taking them along. Nobody waits for the
+    recording: this process's next query does (see `lamin_core.lineage.background`)."""
+    emit_later(event, hold=scope.run.reference_type == TASK_RUN)
 
 
 def _asset_inputs() -> list[Dataset]:
@@ -329,13 +328,12 @@ def _completed(kind: str, obj: Any, prefect_run: Any, state: Any) -> None:
         # the function did not run here (a cache hit): the cached value is still what this run produced
         data = getattr(state, "data", None)
         result = getattr(data, "result", data)
-    outputs: dict[str, Dataset] = {}
-    for path in scope.writes:
-        if os.path.isfile(path):  # not a temporary file deleted again, nor an open that failed
-            outputs[path] = dataset_for_path(path)
-    # arguments naming files that did not exist at the start and do now were written by this run. Only
-    # those are checked again: each check is a stat, and every system call can hand the interpreter lock
-    # to Prefect's threads (short tasks felt each one)
+    # Files opened here are checked by the recording process (`only_if_file`), not here: the open may
+    # have failed, the file may have been temporary. Every system call in this thread can hand the
+    # interpreter lock to Prefect's threads and wait to get it back: short tasks felt each stat.
+    outputs = {path: dataset_for_path(path, only_if_file=True) for path in scope.writes}
+    # arguments naming files that did not exist at the start and do now were written by this run: only
+    # those are checked again
     def unknown(candidates: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
         return [c for c in candidates if not (c[0] == "file" and (c[1] in outputs or c[1] in scope.inputs_at_start))]
 
@@ -359,9 +357,7 @@ def _completed(kind: str, obj: Any, prefect_run: Any, state: Any) -> None:
         _produced_in_flow.setdefault(parent_flow, set()).update(outputs)
     # files read (and not written) that the arguments did not already name
     inputs = [
-        dataset_for_path(p)
-        for p in scope.reads
-        if p not in scope.writes and p not in scope.inputs_at_start and os.path.isfile(p)
+        dataset_for_path(p, only_if_file=True) for p in scope.reads if p not in scope.writes and p not in scope.inputs_at_start
     ]
     _send(scope, _event("COMPLETE", scope, facets=_state_facets(scope, state), inputs=inputs, outputs=list(outputs.values())))
     if kind == "flow":
@@ -378,29 +374,33 @@ def _failed(kind: str, obj: Any, prefect_run: Any, state: Any, event_type: str =
         _produced_in_flow.pop(scope.run.run_id, None)
 
 
-def on_task_completion(task: Any, task_run: Any, state: Any) -> None:
+# Hook names start with `lamin_`: Prefect names a hook in its log lines and error messages, and
+# `_quiet_hooks` below recognises ours by it.
+
+
+def lamin_task_completed(task: Any, task_run: Any, state: Any) -> None:
     _completed("task", task, task_run, state)
 
 
-def on_task_failure(task: Any, task_run: Any, state: Any) -> None:
+def lamin_task_failed(task: Any, task_run: Any, state: Any) -> None:
     _failed("task", task, task_run, state)
 
 
-def on_flow_completion(flow: Any, flow_run: Any, state: Any) -> None:
+def lamin_flow_completed(flow: Any, flow_run: Any, state: Any) -> None:
     _completed("flow", flow, flow_run, state)
 
 
-def on_flow_failure(flow: Any, flow_run: Any, state: Any) -> None:
+def lamin_flow_failed(flow: Any, flow_run: Any, state: Any) -> None:
     _failed("flow", flow, flow_run, state)
 
 
-def on_flow_crashed(flow: Any, flow_run: Any, state: Any) -> None:
+def lamin_flow_crashed(flow: Any, flow_run: Any, state: Any) -> None:
     # Task runs of a crashed flow get no hooks of their own: end them here so none stays `started`.
     close_open_runs(str(flow_run.id), "FAIL", f"flow run crashed: {state.message or state.name}", keep=str(flow_run.id))
     _failed("flow", flow, flow_run, state, event_type="FAIL")
 
 
-def on_flow_cancellation(flow: Any, flow_run: Any, state: Any) -> None:
+def lamin_flow_cancelled(flow: Any, flow_run: Any, state: Any) -> None:
     close_open_runs(str(flow_run.id), "ABORT", f"flow run cancelled: {state.message or state.name}", keep=str(flow_run.id))
     _failed("flow", flow, flow_run, state, event_type="ABORT")
 
@@ -409,3 +409,26 @@ def _instrument_called_tasks(flow: Any) -> None:
     from ._instrument import instrument_called_tasks
 
     instrument_called_tasks(flow)
+
+
+class _QuietHooks(logging.Filter):
+    """Drops Prefect's two INFO lines per run about running lamin's hooks ("Running hook
+    'lamin_task_completed' in response to entering state 'Completed'", "Hook ... finished running
+    successfully"): at Prefect's default level they tripled a task's log output, and every line is also
+    shipped to Prefect's API, for nothing the user did. Errors in the hooks are still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not isinstance(record.msg, str):
+            return True
+        return not record.msg.startswith(("Running hook 'lamin_", "Hook 'lamin_"))
+
+
+_QUIET = _QuietHooks()
+
+
+def quiet_hooks() -> None:
+    """Install the filter on the loggers Prefect's run engines log hook runs to (once)."""
+    for name in ("prefect.task_runs", "prefect.flow_runs"):
+        logger = logging.getLogger(name)
+        if _QUIET not in logger.filters:
+            logger.addFilter(_QUIET)

@@ -116,8 +116,8 @@ def dataset_for_uri(uri: str) -> Dataset:
     return Dataset(f"{scheme}://{parts.netloc}", parts.path.lstrip("/"))
 
 
-def dataset_for_path(path: str | os.PathLike[str]) -> Dataset:
-    return Dataset("file", os.path.abspath(os.path.expanduser(os.fspath(path))))
+def dataset_for_path(path: str | os.PathLike[str], only_if_file: bool = False) -> Dataset:
+    return Dataset("file", os.path.abspath(os.path.expanduser(os.fspath(path))), only_if_file=only_if_file)
 
 
 def uri_of(dataset: Dataset) -> str:
