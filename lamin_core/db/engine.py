@@ -30,8 +30,9 @@ class _Local(threading.local):
 
 _local = _Local()
 ROLLBACK_HOOKS: list = []  # caches of row ids register a function here that empties them
-# Called before every unit of work (`read()`, `write()`) not nested in another: writes still on their way
-# to the database (a recording process's queue) register here to land first, so a process reads its own writes
+# Called before every unit of work (`read()`, `write()`) and ORM statement (lazy loads too) outside a write
+# transaction: writes still on their way to the database (a recording process's queue) register here to
+# land first, so a process reads its own writes. A hook returns True when it waited for something.
 BEFORE_UNIT_HOOKS: list = []
 _state: dict = {}  # settings, engine, sessions: reset by connect() and in forked children
 _lock = threading.Lock()
@@ -145,6 +146,7 @@ def engine() -> "Engine":
 def _sessions() -> "scoped_session[Session]":
     reg = _state.get("sessions")
     if reg is None:
+        from sqlalchemy import event
         from sqlalchemy.orm import scoped_session, sessionmaker
 
         eng = engine()
@@ -153,6 +155,8 @@ def _sessions() -> "scoped_session[Session]":
             if reg is None:
                 # objects stay usable after commit; nothing is flushed behind the user's back
                 factory = sessionmaker(eng, expire_on_commit=False, autoflush=False)
+                # every ORM statement, lazy loads of relationships included, first lets pending writes land
+                event.listen(factory, "do_orm_execute", _before_orm_statement)
                 reg = scoped_session(factory)
                 _state["sessions"] = reg
     return reg
@@ -162,12 +166,31 @@ def session() -> "Session":
     return _sessions()()
 
 
+def _land_pending() -> None:
+    """Let writes still on their way to the database land (`BEFORE_UNIT_HOOKS`; a hook returns True when
+    it waited for something). Objects this thread's session holds may then be stale (a run that has
+    completed since it was loaded): they reload on their next access, unless they carry unsaved changes."""
+    landed = False
+    for land in BEFORE_UNIT_HOOKS:
+        landed = bool(land()) or landed
+    if landed:
+        s = session()
+        dirty = s.dirty
+        for obj in list(s.identity_map.values()):
+            if obj not in dirty:
+                s.expire(obj)
+
+
+def _before_orm_statement(_state: object) -> None:
+    if BEFORE_UNIT_HOOKS and not _local.write_depth:
+        _land_pending()
+
+
 @contextmanager
 def write() -> Iterator["Session"]:
     """One unit of work: commit on success, roll back on error. Re-entrant within a thread."""
-    if not _local.write_depth:
-        for land in BEFORE_UNIT_HOOKS:
-            land()
+    if BEFORE_UNIT_HOOKS and not _local.write_depth:
+        _land_pending()  # before BEGIN: what lands must not wait for this transaction's lock
     s = session()
     if _local.write_depth:
         _local.write_depth += 1
@@ -209,9 +232,8 @@ def after_commit(callback: "Callable[[], object]") -> None:
 
 @contextmanager
 def read() -> Iterator["Session"]:
-    if not _local.write_depth:
-        for land in BEFORE_UNIT_HOOKS:
-            land()
+    if BEFORE_UNIT_HOOKS and not _local.write_depth:
+        _land_pending()
     s = session()
     if not _local.write_depth and s.in_transaction():
         s.commit()  # a transaction left open by a lazy load must not hold an old snapshot or locks

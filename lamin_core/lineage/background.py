@@ -169,11 +169,15 @@ class BackgroundRecorder:
 _recorders: "weakref.WeakSet[BackgroundRecorder]" = weakref.WeakSet()
 
 
-def _land_everywhere() -> None:
-    """Before this process queries the database: wait for what its recorders sent (read your own writes)."""
+def _land_everywhere() -> bool:
+    """Before this process queries the database: wait for what its recorders sent (read your own writes).
+    True when there was something to wait for."""
+    waited = False
     for recorder in list(_recorders):
         if recorder.pending:
             recorder.flush()
+            waited = True
+    return waited
 
 
 def _enlarge_pipe(pipe: Any) -> None:

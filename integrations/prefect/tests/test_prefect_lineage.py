@@ -100,6 +100,17 @@ def test_flow_tasks_and_files_become_transforms_runs_and_artifacts(lineage, tmp_
     assert ln.Run.filter(status="started").count() == 0
 
 
+def test_what_a_flow_returns_shows_the_final_state_of_its_runs(lineage, tmp_path: Path) -> None:  # noqa: ANN001
+    # the artifact was saved inside `publish` while its run was started; the flow's end is recorded by the
+    # recording process after that: right after the call, reading through the returned object sees it
+    reference = _reference(tmp_path)
+    (tmp_path / "data").mkdir()
+    published = etl(str(tmp_path / "data"), ["s1"], reference)
+    assert published.run.status == "completed"
+    assert published.run.initiated_by_run.status == "completed"  # a lazy load, no query of ours before it
+    assert published.run.finished_at is not None
+
+
 def test_rerunning_an_unchanged_flow_adds_runs_not_versions(lineage, tmp_path: Path) -> None:  # noqa: ANN001
     reference = _reference(tmp_path)
     (tmp_path / "data").mkdir()
