@@ -190,3 +190,25 @@ def test_held_events_go_out_before_a_query_and_by_themselves(instance) -> None:
             raise AssertionError("held events never reached the database")
     finally:
         recorder.close()
+
+
+def test_events_held_at_exit_are_recorded(instance, tmp_path: Path) -> None:
+    import subprocess
+    import textwrap
+    import time
+
+    script = tmp_path / "producer.py"
+    script.write_text(textwrap.dedent('''
+        import sys
+        sys.path.insert(0, sys.argv[1])
+        from test_background_recorder import step
+        from lamin_core.lineage.background import BackgroundRecorder, instance_env
+        recorder = BackgroundRecorder(instance_env())
+        recorder.send([step("START", 0, "at-exit"), step("COMPLETE", 1, "at-exit")], hold=True)
+        # no flush, no close, no query: the interpreter exits at once
+    '''))
+    subprocess.run([sys.executable, str(script), str(Path(__file__).parent)], env=instance_env(), check=True, timeout=120)
+    deadline = time.monotonic() + 60  # the producer is gone; its recording process finishes on its own
+    while not ln.Run.filter(reference="at-exit", status="completed").count():
+        assert time.monotonic() < deadline, "events held at exit were never recorded"
+        time.sleep(0.2)

@@ -27,6 +27,7 @@ once every event before it is recorded.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import select
@@ -167,6 +168,14 @@ class BackgroundRecorder:
 
 
 _recorders: "weakref.WeakSet[BackgroundRecorder]" = weakref.WeakSet()
+
+
+@atexit.register
+def _send_everything_held() -> None:
+    # the timers are daemon threads: at exit, what they would have sent goes now (the child records it
+    # when it reads the end of its input)
+    for recorder in list(_recorders):
+        recorder._send_held()
 
 
 def _land_everywhere() -> bool:
