@@ -165,7 +165,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
     overhead = (lamin_s - plain_s) / plain_s * 100
     print(f"prefect {prefect.__version__}, {args.tasks} tasks, mode={args.mode}, db={'postgresql' if args.db else 'sqlite'}, "
           f"sink={args.sink}, repeat={args.repeat}, log level {args.log_level}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
-    print("until the flow's completion hooks ran (its work, lamin's recording included):")
+    print("until the flow's completion hooks ran (its work and lamin's hooks; recording goes on beside it):")
     print(f"plain prefect : median {plain_w:.3f} s  (runs: {', '.join(f'{t:.3f}' for t in work['plain'])})")
     print(f"lamin_prefect : median {lamin_w:.3f} s  (runs: {', '.join(f'{t:.3f}' for t in work['lamin'])})")
     low, high = _interval(work["plain"], work["lamin"])

@@ -124,16 +124,23 @@ def test_the_child_yields_the_cpu_to_the_pipeline(instance) -> None:
         recorder.close()
 
 
+def _stopped_child(recorder: BackgroundRecorder) -> int:
+    """Start the recorder's child, let it record one event, then stop it (SIGSTOP); its pid."""
+    import signal
+
+    recorder.send([step("START", 0, "warm-up")])
+    recorder.flush()
+    assert recorder._proc is not None
+    os.kill(recorder._proc.pid, signal.SIGSTOP)
+    return recorder._proc.pid
+
+
 def test_a_stalled_child_does_not_block_the_producer_for_hundreds_of_runs(instance) -> None:
     import signal
     import threading
 
     recorder = BackgroundRecorder(instance_env())
-    recorder.send([step("START", 0, "warm-up")])
-    recorder.flush()
-    assert recorder._proc is not None
-    pid = recorder._proc.pid
-    os.kill(pid, signal.SIGSTOP)  # a child that gets no CPU for a while (the machine is busy)
+    pid = _stopped_child(recorder)  # a child that gets no CPU for a while (the machine is busy)
     try:
         events = [step(kind, i, f"s{i}") for i in range(300) for kind in ("START", "COMPLETE")]
         sender = threading.Thread(target=lambda: [recorder.send(events[i : i + 2]) for i in range(0, len(events), 2)])
@@ -151,11 +158,7 @@ def test_this_process_reads_what_it_sent_without_a_flush(instance) -> None:
     import threading
 
     recorder = BackgroundRecorder(instance_env())
-    recorder.send([step("START", 0, "warm-up")])
-    recorder.flush()
-    assert recorder._proc is not None
-    pid = recorder._proc.pid
-    os.kill(pid, signal.SIGSTOP)  # the child is behind: what is sent now is not in the database yet
+    pid = _stopped_child(recorder)  # the child is behind: what is sent now is not in the database yet
     resume = threading.Timer(0.5, os.kill, (pid, signal.SIGCONT))
     try:
         recorder.send([step("START", 1, "late"), step("COMPLETE", 2, "late")])

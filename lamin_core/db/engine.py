@@ -181,16 +181,20 @@ def _land_pending() -> None:
                 s.expire(obj)
 
 
-def _before_orm_statement(_state: object) -> None:
+def _land_pending_outside_writes() -> None:
+    # inside a write transaction, landing would wait for a recording that waits for this transaction's lock
     if BEFORE_UNIT_HOOKS and not _local.write_depth:
         _land_pending()
+
+
+def _before_orm_statement(_state: object) -> None:
+    _land_pending_outside_writes()
 
 
 @contextmanager
 def write() -> Iterator["Session"]:
     """One unit of work: commit on success, roll back on error. Re-entrant within a thread."""
-    if BEFORE_UNIT_HOOKS and not _local.write_depth:
-        _land_pending()  # before BEGIN: what lands must not wait for this transaction's lock
+    _land_pending_outside_writes()  # before BEGIN: what lands must not wait for this transaction's lock
     s = session()
     if _local.write_depth:
         _local.write_depth += 1
@@ -232,8 +236,7 @@ def after_commit(callback: "Callable[[], object]") -> None:
 
 @contextmanager
 def read() -> Iterator["Session"]:
-    if BEFORE_UNIT_HOOKS and not _local.write_depth:
-        _land_pending()
+    _land_pending_outside_writes()
     s = session()
     if not _local.write_depth and s.in_transaction():
         s.commit()  # a transaction left open by a lazy load must not hold an old snapshot or locks

@@ -77,6 +77,8 @@ class BackgroundRecorder:
         self._sent = self._landed = 0  # frames sent, and how many of them are known to be recorded
         self._held: list[Any] = []  # events sent with `hold=True` that have not gone out yet
         _recorders.add(self)
+        if _land_everywhere not in db.BEFORE_UNIT_HOOKS:  # this process's queries now wait for recorders
+            db.BEFORE_UNIT_HOOKS.append(_land_everywhere)
 
     def send(self, events: Sequence[Any], *, hold: bool = False) -> None:
         """Hand events to the child, in order.
@@ -96,8 +98,6 @@ class BackgroundRecorder:
                 timer = threading.Timer(HOLD_SECONDS, self._send_held)
                 timer.daemon = True
                 timer.start()
-        if _land_everywhere not in db.BEFORE_UNIT_HOOKS:
-            db.BEFORE_UNIT_HOOKS.append(_land_everywhere)
 
     @property
     def pending(self) -> bool:

@@ -375,7 +375,7 @@ def _failed(kind: str, obj: Any, prefect_run: Any, state: Any, event_type: str =
 
 
 # Hook names start with `lamin_`: Prefect names a hook in its log lines and error messages, and
-# `_quiet_hooks` below recognises ours by it.
+# `_QuietHooks` below recognises ours by it.
 
 
 def lamin_task_completed(task: Any, task_run: Any, state: Any) -> None:
