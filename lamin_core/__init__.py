@@ -22,6 +22,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Storage": ("lamin_core.models", "Storage"),
     "Branch": ("lamin_core.models", "Branch"),
     "Collection": ("lamin_core.models", "Collection"),
+    "ULabel": ("lamin_core.models", "ULabel"),
+    "Record": ("lamin_core.models", "Record"),
+    "Feature": ("lamin_core.models", "Feature"),
+    "Schema": ("lamin_core.models", "Schema"),
     "QuerySet": ("lamin_core.query.queryset", "QuerySet"),
     "UPath": ("lamin_core.storage.upath", "UPath"),
     "save": ("lamin_core.api", "save"),
@@ -36,6 +40,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "setup": ("lamin_core.setup", None),
     "errors": ("lamin_core.errors", None),
     "examples": ("lamin_core.examples", None),
+    "curators": ("lamin_core.curators", None),
     "lineage": ("lamin_core.lineage", None),
 }
 

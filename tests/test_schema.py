@@ -27,6 +27,8 @@ def _engines(backend, tmp_path):
     import uuid
 
     names = [f"lamin_mig_{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    # as instances have it (testing.make_instance): otherwise each path creates pg_trgm in its own schema, or not
+    _pg_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
     for n in names:
         _pg_execute(f'CREATE SCHEMA "{n}"')
     url = lambda n: _pg_schema_url(n).replace("postgresql://", "postgresql+psycopg://")  # noqa: E731

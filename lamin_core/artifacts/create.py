@@ -42,10 +42,10 @@ def init_artifact(
     _fields: dict[str, Any] | None = None,
     _owned: bool = False,
 ) -> None:
-    from ..models import Record
+    from ..models import SQLRecord
 
     if _fields is not None:  # the recording path builds rows it has already resolved
-        Record.__init__(artifact, **_fields)
+        SQLRecord.__init__(artifact, **_fields)
         return
     if path is None:
         raise ValueError("Artifact() needs a path, a folder or a URI; for in-memory objects use Artifact.from_dataframe()")
@@ -62,7 +62,7 @@ def init_artifact(
     else:
         fields.update(_remote_fields(source, key))
     storage_root, local_source = fields.pop("_storage_root"), fields.pop("_source")
-    Record.__init__(artifact, **fields)
+    SQLRecord.__init__(artifact, **fields)
     artifact.uid = ids.versioned_uid(16)
     artifact._storage_root = storage_root  # None: the instance's default storage
     artifact._source = local_source  # a local path save() copies in; None when registered in place

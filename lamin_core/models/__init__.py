@@ -1,16 +1,21 @@
 """The registries. Importing this module imports SQLAlchemy's ORM: `lamin_core` does it lazily."""
 
 from .artifact import Artifact
-from .base import ARCHIVE_BRANCH_ID, MAIN_BRANCH_ID, TRASH_BRANCH_ID, Base, Record
+from .base import ARCHIVE_BRANCH_ID, MAIN_BRANCH_ID, TRASH_BRANCH_ID, Base, SQLRecord
 from .collection import Collection
 from .core import Branch, Storage, User
+from .feature import Feature
 from .lineage_event import LineageEventRecord
+from .record import Record
 from .run import Run
+from .schema import Schema
 from .transform import Transform
+from .ulabel import ULabel
+from . import annotations  # noqa: E402  (declares the link and value tables of the registries above)
 
-REGISTRIES = (User, Branch, Storage, Transform, Run, Artifact, Collection)
+REGISTRIES = (User, Branch, Storage, Transform, Run, Artifact, Collection, ULabel, Record, Feature, Schema)
 
 __all__ = [
-    "ARCHIVE_BRANCH_ID", "MAIN_BRANCH_ID", "TRASH_BRANCH_ID", "Artifact", "Base", "Branch", "Collection",
-    "LineageEventRecord", "Record", "REGISTRIES", "Run", "Storage", "Transform", "User",
+    "ARCHIVE_BRANCH_ID", "MAIN_BRANCH_ID", "TRASH_BRANCH_ID", "Artifact", "Base", "Branch", "Collection", "Feature",
+    "LineageEventRecord", "Record", "REGISTRIES", "Run", "Schema", "SQLRecord", "Storage", "Transform", "ULabel", "User",
 ]

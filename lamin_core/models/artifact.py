@@ -13,17 +13,18 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Record, uid_type, utcnow
+from .base import SQLRecord, uid_type, utcnow
 from .run import run_input_artifacts
 
 if TYPE_CHECKING:
     from ..query.queryset import QuerySet
     from .core import Storage
     from .run import Run
+    from .schema import Schema
     from .transform import Transform
 
 
-class Artifact(Record):
+class Artifact(SQLRecord):
     __tablename__ = "artifacts"
     __table_args__ = (
         # one latest version per key in a storage location: concurrent savers of a key can't both win
@@ -58,8 +59,11 @@ class Artifact(Record):
     facets: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), default=None, index=True)
+    # the schema this artifact was validated against (from_dataframe(..., schema=...))
+    schema_id: Mapped[int | None] = mapped_column(ForeignKey("schemas.id"), default=None)
 
     storage: Mapped["Storage"] = relationship(lazy="joined")
+    schema: Mapped["Schema | None"] = relationship(foreign_keys=[schema_id])
     run: Mapped["Run | None"] = relationship(foreign_keys=[run_id])
     input_of_runs: Mapped[list["Run"]] = relationship(
         secondary=run_input_artifacts, back_populates="input_artifacts", order_by="Run.id"
@@ -130,6 +134,13 @@ class Artifact(Record):
     @property
     def versions(self) -> "QuerySet":
         return type(self).filter(uid__startswith=self.uid[:-4]).order_by("created_at")
+
+    @property
+    def feature_sets(self) -> "QuerySet":
+        """The feature sets (schemas) found in this artifact, one per slot."""
+        from .schema import Schema
+
+        return Schema.filter(artifacts=self)
 
     @property
     def stem_uid(self) -> str:

@@ -57,12 +57,14 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: DateTime(timezone=True)}
 
 
-class Record(Base):
+class SQLRecord(Base):
     """A registry: a table whose rows users create, query, save and delete like Django models."""
 
     __abstract__ = True
     _uid_length: ClassVar[int] = 12
     _name_field: ClassVar[str] = "name"  # what lookup() and search() use first
+    # names that queries follow as paths: `ulabels` -> `linked_ulabels` (see models/annotations.py)
+    _query_aliases: ClassVar[dict[str, str]] = {}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, Record, uid_type, utcnow
+from .base import Base, SQLRecord, uid_type, utcnow
 
 if TYPE_CHECKING:
     from .artifact import Artifact
@@ -22,7 +22,7 @@ collection_artifacts = Table(
 )
 
 
-class Collection(Record):
+class Collection(SQLRecord):
     __tablename__ = "collections"
     _uid_length = 20
     _name_field = "key"

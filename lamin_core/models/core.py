@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Record, uid_type
+from .base import SQLRecord, uid_type
 
 
-class User(Record):
+class User(SQLRecord):
     __tablename__ = "users"
     _uid_length = 8
     _name_field = "handle"
@@ -17,7 +17,7 @@ class User(Record):
     name: Mapped[str | None] = mapped_column(String(150), default=None)
 
 
-class Branch(Record):
+class Branch(SQLRecord):
     """main (1), trash (-1), archive (0), and contribution branches made with `lamin switch -c`."""
 
     __tablename__ = "branches"
@@ -25,9 +25,11 @@ class Branch(Record):
 
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str | None] = mapped_column(Text, default=None)
+    # "standing" while records may land on it, "merged" once `lamin merge` moved them onto main
+    status: Mapped[str] = mapped_column(String(20), default="standing", server_default="standing")
 
 
-class Storage(Record):
+class Storage(SQLRecord):
     """A storage location: a local folder (on a host) or a bucket/prefix, identified by its root."""
 
     __tablename__ = "storages"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, Record, utcnow
+from .base import Base, SQLRecord, utcnow
 
 if TYPE_CHECKING:
     from .artifact import Artifact
@@ -24,7 +24,7 @@ run_input_artifacts = Table(
 )
 
 
-class Run(Record):
+class Run(SQLRecord):
     __tablename__ = "runs"
     __table_args__ = (
         # an engine's run id names one Run: what makes re-delivered events idempotent

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .. import ids
-from .base import Record, uid_type, utcnow
+from .base import SQLRecord, uid_type, utcnow
 from datetime import datetime
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 TRANSFORM_KINDS = ("pipeline", "notebook", "script", "function", "upload", "linker")
 
 
-class Transform(Record):
+class Transform(SQLRecord):
     __tablename__ = "transforms"
     # one latest version per key: concurrent first runs of a pipeline can't both create it
     __table_args__ = (

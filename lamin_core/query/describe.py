@@ -49,7 +49,7 @@ def describe_registry(model: type, return_str: bool = False) -> str | None:
     """The fields of a registry with their types, and its relations with their target and cardinality."""
     from rich.tree import Tree
 
-    from .lookups import ALIASES
+    from .lookups import aliases_of
 
     mapper = inspect(model)
     tree = Tree(f"[bold]{model.__name__}[/bold]  [dim]table {model.__tablename__}[/dim]")
@@ -62,7 +62,7 @@ def describe_registry(model: type, return_str: bool = False) -> str | None:
     for rel in mapper.relationships:
         target = rel.mapper.class_.__name__
         rels.add(f"{rel.key}: {'list of ' + target if rel.uselist else target}")
-    for name, path in ALIASES.get(model.__name__, {}).items():
+    for name, path in aliases_of(model).items():
         rels.add(f"{name}: same as {path}")
     return _output(tree, return_str)
 

@@ -35,6 +35,11 @@ ALIASES: dict[str, dict[str, str]] = {
 }
 
 
+def aliases_of(model: type) -> dict[str, str]:
+    """The model's path aliases: the fixed ones above and those its annotations declare (`ulabels`)."""
+    return {**ALIASES.get(model.__name__, {}), **getattr(model, "_query_aliases", {})}
+
+
 def like_escape(value: str) -> str:
     return value.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
 
@@ -201,7 +206,7 @@ RELATION_LOOKUPS = ("exact", "in", "isnull")
 def field_names(model: type) -> list[str]:
     mapper = inspect(model)
     names = [c.key for c in mapper.column_attrs] + [r.key for r in mapper.relationships]
-    return sorted(set(names) | set(ALIASES.get(model.__name__, {})))
+    return sorted(set(names) | set(aliases_of(model)))
 
 
 def unknown_field(model: type, name: str) -> FieldError:
@@ -300,7 +305,7 @@ def condition(model: type, path: str, value: Any) -> "ColumnElement[bool]":
 
 def expand_alias(model: type, parts: list[str]) -> list[str]:
     """`transform__key` on an Artifact is `run__transform__key`: names that read like fields but are paths."""
-    alias = ALIASES.get(model.__name__, {}).get(parts[0])
+    alias = aliases_of(model).get(parts[0])
     return alias.split("__") + parts[1:] if alias is not None else parts
 
 

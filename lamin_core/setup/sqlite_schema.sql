@@ -32,12 +32,12 @@ CREATE TABLE runs (
 	branch_id INTEGER NOT NULL, 
 	CONSTRAINT pk_runs PRIMARY KEY (id), 
 	CONSTRAINT uq_runs_uid UNIQUE (uid), 
+	CONSTRAINT uq_runs_reference UNIQUE (reference_type, reference), 
 	CONSTRAINT fk_runs_plan_id_artifacts FOREIGN KEY(plan_id) REFERENCES artifacts (id), 
-	CONSTRAINT fk_runs_report_id_artifacts FOREIGN KEY(report_id) REFERENCES artifacts (id), 
 	CONSTRAINT fk_runs_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
 	CONSTRAINT fk_runs_environment_id_artifacts FOREIGN KEY(environment_id) REFERENCES artifacts (id), 
+	CONSTRAINT fk_runs_report_id_artifacts FOREIGN KEY(report_id) REFERENCES artifacts (id), 
 	CONSTRAINT fk_runs_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
-	CONSTRAINT uq_runs_reference UNIQUE (reference_type, reference), 
 	CONSTRAINT fk_runs_initiated_by_run_id_runs FOREIGN KEY(initiated_by_run_id) REFERENCES runs (id), 
 	CONSTRAINT fk_runs_transform_id_transforms FOREIGN KEY(transform_id) REFERENCES transforms (id)
 )
@@ -63,6 +63,7 @@ CREATE TABLE artifacts (
 	facets JSON, 
 	updated_at DATETIME NOT NULL, 
 	run_id INTEGER, 
+	schema_id INTEGER, 
 	id INTEGER NOT NULL, 
 	created_at DATETIME NOT NULL, 
 	uid VARCHAR(20) NOT NULL, 
@@ -71,17 +72,18 @@ CREATE TABLE artifacts (
 	CONSTRAINT pk_artifacts PRIMARY KEY (id), 
 	CONSTRAINT uq_artifacts_hash UNIQUE (hash), 
 	CONSTRAINT uq_artifacts_uid UNIQUE (uid), 
+	CONSTRAINT fk_artifacts_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
+	CONSTRAINT fk_artifacts_schema_id_schemas FOREIGN KEY(schema_id) REFERENCES schemas (id), 
 	CONSTRAINT fk_artifacts_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
 	CONSTRAINT fk_artifacts_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
-	CONSTRAINT fk_artifacts_storage_id_storages FOREIGN KEY(storage_id) REFERENCES storages (id), 
-	CONSTRAINT fk_artifacts_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
+	CONSTRAINT fk_artifacts_storage_id_storages FOREIGN KEY(storage_id) REFERENCES storages (id)
 )
 -- next statement
 CREATE INDEX ix_artifacts_storage_id ON artifacts (storage_id)
 -- next statement
-CREATE UNIQUE INDEX uq_artifacts_latest_key ON artifacts (storage_id, "key") WHERE is_latest = 1
--- next statement
 CREATE INDEX ix_artifacts_key ON artifacts ("key")
+-- next statement
+CREATE UNIQUE INDEX uq_artifacts_latest_key ON artifacts (storage_id, "key") WHERE is_latest = 1
 -- next statement
 CREATE INDEX ix_artifacts_run_id ON artifacts (run_id)
 -- next statement
@@ -111,14 +113,14 @@ CREATE TABLE collections (
 	branch_id INTEGER NOT NULL, 
 	CONSTRAINT pk_collections PRIMARY KEY (id), 
 	CONSTRAINT uq_collections_uid UNIQUE (uid), 
-	CONSTRAINT fk_collections_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
 	CONSTRAINT fk_collections_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
-	CONSTRAINT fk_collections_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL
+	CONSTRAINT fk_collections_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
+	CONSTRAINT fk_collections_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
 )
 -- next statement
-CREATE INDEX ix_collections_hash ON collections (hash)
--- next statement
 CREATE INDEX ix_collections_key ON collections ("key")
+-- next statement
+CREATE INDEX ix_collections_hash ON collections (hash)
 -- next statement
 CREATE TABLE users (
 	handle VARCHAR(100) NOT NULL, 
@@ -138,6 +140,7 @@ CREATE TABLE users (
 CREATE TABLE branches (
 	name VARCHAR(100) NOT NULL, 
 	description TEXT, 
+	status VARCHAR(20) DEFAULT 'standing' NOT NULL, 
 	id INTEGER NOT NULL, 
 	created_at DATETIME NOT NULL, 
 	uid VARCHAR(12) NOT NULL, 
@@ -146,8 +149,8 @@ CREATE TABLE branches (
 	CONSTRAINT pk_branches PRIMARY KEY (id), 
 	CONSTRAINT uq_branches_name UNIQUE (name), 
 	CONSTRAINT uq_branches_uid UNIQUE (uid), 
-	CONSTRAINT fk_branches_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
-	CONSTRAINT fk_branches_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id)
+	CONSTRAINT fk_branches_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
+	CONSTRAINT fk_branches_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
 )
 -- next statement
 CREATE TABLE storages (
@@ -166,10 +169,38 @@ CREATE TABLE storages (
 	CONSTRAINT pk_storages PRIMARY KEY (id), 
 	CONSTRAINT uq_storages_root UNIQUE (root), 
 	CONSTRAINT uq_storages_uid UNIQUE (uid), 
+	CONSTRAINT fk_storages_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
 	CONSTRAINT fk_storages_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id), 
-	CONSTRAINT fk_storages_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
-	CONSTRAINT fk_storages_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id)
+	CONSTRAINT fk_storages_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
 )
+-- next statement
+CREATE TABLE features (
+	name VARCHAR(150) NOT NULL, 
+	dtype VARCHAR(255), 
+	is_type BOOLEAN NOT NULL, 
+	type_id INTEGER, 
+	unit VARCHAR(30), 
+	description TEXT, 
+	nullable BOOLEAN NOT NULL, 
+	coerce BOOLEAN NOT NULL, 
+	default_value JSON, 
+	updated_at DATETIME NOT NULL, 
+	run_id INTEGER, 
+	id INTEGER NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	uid VARCHAR(12) NOT NULL, 
+	created_by_id INTEGER, 
+	branch_id INTEGER NOT NULL, 
+	CONSTRAINT pk_features PRIMARY KEY (id), 
+	CONSTRAINT uq_features_name UNIQUE (name), 
+	CONSTRAINT uq_features_uid UNIQUE (uid), 
+	CONSTRAINT fk_features_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
+	CONSTRAINT fk_features_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
+	CONSTRAINT fk_features_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
+	CONSTRAINT fk_features_type_id_features FOREIGN KEY(type_id) REFERENCES features (id)
+)
+-- next statement
+CREATE INDEX ix_features_type_id ON features (type_id)
 -- next statement
 CREATE TABLE lineage_events (
 	id INTEGER NOT NULL, 
@@ -187,6 +218,85 @@ CREATE TABLE lineage_events (
 )
 -- next statement
 CREATE INDEX ix_lineage_events_run_id ON lineage_events (run_id)
+-- next statement
+CREATE TABLE records (
+	name VARCHAR(150), 
+	description TEXT, 
+	is_type BOOLEAN NOT NULL, 
+	type_id INTEGER, 
+	updated_at DATETIME NOT NULL, 
+	run_id INTEGER, 
+	id INTEGER NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	uid VARCHAR(16) NOT NULL, 
+	created_by_id INTEGER, 
+	branch_id INTEGER NOT NULL, 
+	CONSTRAINT pk_records PRIMARY KEY (id), 
+	CONSTRAINT uq_records_uid UNIQUE (uid), 
+	CONSTRAINT fk_records_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
+	CONSTRAINT fk_records_type_id_records FOREIGN KEY(type_id) REFERENCES records (id), 
+	CONSTRAINT fk_records_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
+	CONSTRAINT fk_records_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
+)
+-- next statement
+CREATE INDEX ix_records_name ON records (name)
+-- next statement
+CREATE INDEX ix_records_type_id_name ON records (type_id, name)
+-- next statement
+CREATE TABLE schema_features (
+	schema_id INTEGER NOT NULL, 
+	feature_id INTEGER NOT NULL, 
+	position INTEGER NOT NULL, 
+	CONSTRAINT pk_schema_features PRIMARY KEY (schema_id, feature_id), 
+	CONSTRAINT fk_schema_features_schema_id_schemas FOREIGN KEY(schema_id) REFERENCES schemas (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_schema_features_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
+)
+-- next statement
+CREATE INDEX ix_schema_features_feature_id ON schema_features (feature_id)
+-- next statement
+CREATE TABLE schema_components (
+	composite_id INTEGER NOT NULL, 
+	slot VARCHAR(64) NOT NULL, 
+	component_id INTEGER NOT NULL, 
+	CONSTRAINT pk_schema_components PRIMARY KEY (composite_id, slot), 
+	CONSTRAINT fk_schema_components_component_id_schemas FOREIGN KEY(component_id) REFERENCES schemas (id), 
+	CONSTRAINT fk_schema_components_composite_id_schemas FOREIGN KEY(composite_id) REFERENCES schemas (id) ON DELETE CASCADE
+)
+-- next statement
+CREATE INDEX ix_schema_components_component_id ON schema_components (component_id)
+-- next statement
+CREATE TABLE schemas (
+	name VARCHAR(150), 
+	description TEXT, 
+	n INTEGER, 
+	itype VARCHAR(120), 
+	otype VARCHAR(64), 
+	dtype VARCHAR(64), 
+	hash VARCHAR(22), 
+	minimal_set BOOLEAN NOT NULL, 
+	maximal_set BOOLEAN NOT NULL, 
+	ordered_set BOOLEAN NOT NULL, 
+	flexible BOOLEAN NOT NULL, 
+	coerce BOOLEAN NOT NULL, 
+	is_type BOOLEAN NOT NULL, 
+	type_id INTEGER, 
+	updated_at DATETIME NOT NULL, 
+	run_id INTEGER, 
+	id INTEGER NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	uid VARCHAR(16) NOT NULL, 
+	created_by_id INTEGER, 
+	branch_id INTEGER NOT NULL, 
+	CONSTRAINT pk_schemas PRIMARY KEY (id), 
+	CONSTRAINT uq_schemas_hash UNIQUE (hash), 
+	CONSTRAINT uq_schemas_uid UNIQUE (uid), 
+	CONSTRAINT fk_schemas_type_id_schemas FOREIGN KEY(type_id) REFERENCES schemas (id), 
+	CONSTRAINT fk_schemas_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
+	CONSTRAINT fk_schemas_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
+	CONSTRAINT fk_schemas_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
+)
+-- next statement
+CREATE INDEX ix_schemas_name ON schemas (name)
 -- next statement
 CREATE TABLE transforms (
 	"key" VARCHAR(1024), 
@@ -216,6 +326,199 @@ CREATE TABLE transforms (
 CREATE INDEX ix_transforms_hash ON transforms (hash)
 -- next statement
 CREATE UNIQUE INDEX uq_transforms_latest_key ON transforms ("key") WHERE is_latest = 1
+-- next statement
+CREATE TABLE ulabel_parents (
+	parent_id INTEGER NOT NULL, 
+	child_id INTEGER NOT NULL, 
+	CONSTRAINT pk_ulabel_parents PRIMARY KEY (parent_id, child_id), 
+	CONSTRAINT fk_ulabel_parents_parent_id_ulabels FOREIGN KEY(parent_id) REFERENCES ulabels (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_ulabel_parents_child_id_ulabels FOREIGN KEY(child_id) REFERENCES ulabels (id) ON DELETE CASCADE
+)
+-- next statement
+CREATE INDEX ix_ulabel_parents_child_id ON ulabel_parents (child_id)
+-- next statement
+CREATE TABLE ulabels (
+	name VARCHAR(150) NOT NULL, 
+	description TEXT, 
+	is_type BOOLEAN NOT NULL, 
+	type_id INTEGER, 
+	updated_at DATETIME NOT NULL, 
+	run_id INTEGER, 
+	id INTEGER NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	uid VARCHAR(8) NOT NULL, 
+	created_by_id INTEGER, 
+	branch_id INTEGER NOT NULL, 
+	CONSTRAINT pk_ulabels PRIMARY KEY (id), 
+	CONSTRAINT uq_ulabels_name UNIQUE (name), 
+	CONSTRAINT uq_ulabels_uid UNIQUE (uid), 
+	CONSTRAINT fk_ulabels_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
+	CONSTRAINT fk_ulabels_type_id_ulabels FOREIGN KEY(type_id) REFERENCES ulabels (id), 
+	CONSTRAINT fk_ulabels_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
+	CONSTRAINT fk_ulabels_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
+)
+-- next statement
+CREATE INDEX ix_ulabels_type_id ON ulabels (type_id)
+-- next statement
+CREATE TABLE artifact_feature_values (
+	id INTEGER NOT NULL, 
+	artifact_id INTEGER NOT NULL, 
+	feature_id INTEGER NOT NULL, 
+	value_num DOUBLE, 
+	value_str TEXT, 
+	value_json JSON, 
+	CONSTRAINT pk_artifact_feature_values PRIMARY KEY (id), 
+	CONSTRAINT fk_artifact_feature_values_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_artifact_feature_values_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
+)
+-- next statement
+CREATE INDEX ix_artifact_feature_values_num ON artifact_feature_values (feature_id, value_num, artifact_id)
+-- next statement
+CREATE INDEX ix_artifact_feature_values_str ON artifact_feature_values (feature_id, value_str, artifact_id)
+-- next statement
+CREATE INDEX ix_artifact_feature_values_artifact_id ON artifact_feature_values (artifact_id)
+-- next statement
+CREATE TABLE run_feature_values (
+	id INTEGER NOT NULL, 
+	run_id INTEGER NOT NULL, 
+	feature_id INTEGER NOT NULL, 
+	value_num DOUBLE, 
+	value_str TEXT, 
+	value_json JSON, 
+	CONSTRAINT pk_run_feature_values PRIMARY KEY (id), 
+	CONSTRAINT fk_run_feature_values_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_run_feature_values_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
+)
+-- next statement
+CREATE INDEX ix_run_feature_values_run_id ON run_feature_values (run_id)
+-- next statement
+CREATE INDEX ix_run_feature_values_num ON run_feature_values (feature_id, value_num, run_id)
+-- next statement
+CREATE INDEX ix_run_feature_values_str ON run_feature_values (feature_id, value_str, run_id)
+-- next statement
+CREATE TABLE record_feature_values (
+	id INTEGER NOT NULL, 
+	record_id INTEGER NOT NULL, 
+	feature_id INTEGER NOT NULL, 
+	value_num DOUBLE, 
+	value_str TEXT, 
+	value_json JSON, 
+	CONSTRAINT pk_record_feature_values PRIMARY KEY (id), 
+	CONSTRAINT fk_record_feature_values_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_record_feature_values_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
+)
+-- next statement
+CREATE INDEX ix_record_feature_values_record_id ON record_feature_values (record_id)
+-- next statement
+CREATE INDEX ix_record_feature_values_num ON record_feature_values (feature_id, value_num, record_id)
+-- next statement
+CREATE INDEX ix_record_feature_values_str ON record_feature_values (feature_id, value_str, record_id)
+-- next statement
+CREATE TABLE artifact_ulabels (
+	id INTEGER NOT NULL, 
+	artifact_id INTEGER NOT NULL, 
+	label_id INTEGER NOT NULL, 
+	feature_id INTEGER, 
+	CONSTRAINT pk_artifact_ulabels PRIMARY KEY (id), 
+	CONSTRAINT fk_artifact_ulabels_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
+	CONSTRAINT fk_artifact_ulabels_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_artifact_ulabels_label_id_ulabels FOREIGN KEY(label_id) REFERENCES ulabels (id) ON DELETE CASCADE
+)
+-- next statement
+CREATE INDEX ix_artifact_ulabels_label_id ON artifact_ulabels (label_id)
+-- next statement
+CREATE UNIQUE INDEX uq_artifact_ulabels_plain ON artifact_ulabels (artifact_id, label_id) WHERE feature_id IS NULL
+-- next statement
+CREATE UNIQUE INDEX uq_artifact_ulabels_feature ON artifact_ulabels (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
+-- next statement
+CREATE INDEX ix_artifact_ulabels_feature_id ON artifact_ulabels (feature_id)
+-- next statement
+CREATE TABLE run_ulabels (
+	id INTEGER NOT NULL, 
+	run_id INTEGER NOT NULL, 
+	label_id INTEGER NOT NULL, 
+	feature_id INTEGER, 
+	CONSTRAINT pk_run_ulabels PRIMARY KEY (id), 
+	CONSTRAINT fk_run_ulabels_label_id_ulabels FOREIGN KEY(label_id) REFERENCES ulabels (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_run_ulabels_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
+	CONSTRAINT fk_run_ulabels_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE
+)
+-- next statement
+CREATE UNIQUE INDEX uq_run_ulabels_feature ON run_ulabels (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
+-- next statement
+CREATE INDEX ix_run_ulabels_label_id ON run_ulabels (label_id)
+-- next statement
+CREATE UNIQUE INDEX uq_run_ulabels_plain ON run_ulabels (run_id, label_id) WHERE feature_id IS NULL
+-- next statement
+CREATE INDEX ix_run_ulabels_feature_id ON run_ulabels (feature_id)
+-- next statement
+CREATE TABLE record_ulabels (
+	id INTEGER NOT NULL, 
+	record_id INTEGER NOT NULL, 
+	label_id INTEGER NOT NULL, 
+	feature_id INTEGER, 
+	CONSTRAINT pk_record_ulabels PRIMARY KEY (id), 
+	CONSTRAINT fk_record_ulabels_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
+	CONSTRAINT fk_record_ulabels_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_record_ulabels_label_id_ulabels FOREIGN KEY(label_id) REFERENCES ulabels (id) ON DELETE CASCADE
+)
+-- next statement
+CREATE UNIQUE INDEX uq_record_ulabels_plain ON record_ulabels (record_id, label_id) WHERE feature_id IS NULL
+-- next statement
+CREATE INDEX ix_record_ulabels_label_id ON record_ulabels (label_id)
+-- next statement
+CREATE UNIQUE INDEX uq_record_ulabels_feature ON record_ulabels (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
+-- next statement
+CREATE INDEX ix_record_ulabels_feature_id ON record_ulabels (feature_id)
+-- next statement
+CREATE TABLE artifact_records (
+	id INTEGER NOT NULL, 
+	artifact_id INTEGER NOT NULL, 
+	label_id INTEGER NOT NULL, 
+	feature_id INTEGER, 
+	CONSTRAINT pk_artifact_records PRIMARY KEY (id), 
+	CONSTRAINT fk_artifact_records_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
+	CONSTRAINT fk_artifact_records_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_artifact_records_label_id_records FOREIGN KEY(label_id) REFERENCES records (id) ON DELETE CASCADE
+)
+-- next statement
+CREATE UNIQUE INDEX uq_artifact_records_plain ON artifact_records (artifact_id, label_id) WHERE feature_id IS NULL
+-- next statement
+CREATE INDEX ix_artifact_records_label_id ON artifact_records (label_id)
+-- next statement
+CREATE INDEX ix_artifact_records_feature_id ON artifact_records (feature_id)
+-- next statement
+CREATE UNIQUE INDEX uq_artifact_records_feature ON artifact_records (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
+-- next statement
+CREATE TABLE run_records (
+	id INTEGER NOT NULL, 
+	run_id INTEGER NOT NULL, 
+	label_id INTEGER NOT NULL, 
+	feature_id INTEGER, 
+	CONSTRAINT pk_run_records PRIMARY KEY (id), 
+	CONSTRAINT fk_run_records_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
+	CONSTRAINT fk_run_records_label_id_records FOREIGN KEY(label_id) REFERENCES records (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_run_records_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE
+)
+-- next statement
+CREATE UNIQUE INDEX uq_run_records_feature ON run_records (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
+-- next statement
+CREATE INDEX ix_run_records_label_id ON run_records (label_id)
+-- next statement
+CREATE INDEX ix_run_records_feature_id ON run_records (feature_id)
+-- next statement
+CREATE UNIQUE INDEX uq_run_records_plain ON run_records (run_id, label_id) WHERE feature_id IS NULL
+-- next statement
+CREATE TABLE artifact_schemas (
+	artifact_id INTEGER NOT NULL, 
+	slot VARCHAR(64) NOT NULL, 
+	schema_id INTEGER NOT NULL, 
+	CONSTRAINT pk_artifact_schemas PRIMARY KEY (artifact_id, slot), 
+	CONSTRAINT fk_artifact_schemas_schema_id_schemas FOREIGN KEY(schema_id) REFERENCES schemas (id), 
+	CONSTRAINT fk_artifact_schemas_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE
+)
+-- next statement
+CREATE INDEX ix_artifact_schemas_schema_id ON artifact_schemas (schema_id)
 -- next statement
 CREATE VIRTUAL TABLE artifacts_fts USING fts5(key, description, content='artifacts', content_rowid='id', tokenize='trigram')
 -- next statement

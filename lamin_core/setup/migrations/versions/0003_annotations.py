@@ -1,0 +1,56 @@
+"""annotations: ulabels, records, features, schemas, their link and feature-value tables, artifacts.schema_id,
+branches.status
+
+Revision ID: 0003
+Revises: 0002
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+# parents before children: a table's foreign keys name tables created before it
+NEW_TABLES = (
+    "ulabels", "ulabel_parents", "records", "features", "schemas", "schema_features", "schema_components",
+    "artifact_ulabels", "run_ulabels", "record_ulabels", "artifact_records", "run_records",
+    "artifact_feature_values", "run_feature_values", "record_feature_values", "artifact_schemas",
+)
+
+
+def upgrade() -> None:
+    # the tables as the models declare them at this revision; a later change to them gets its own migration
+    from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
+
+    from lamin_core.models import Base
+
+    bind = op.get_bind()
+    copy = sa.MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.tables.values():
+        table.to_metadata(copy)
+    for name in NEW_TABLES:
+        table = copy.tables[name]
+        bind.execute(CreateTable(table, include_foreign_key_constraints=table.foreign_key_constraints))
+        for index in table.indexes:
+            bind.execute(CreateIndex(index))
+    if bind.dialect.name != "sqlite":  # PostgreSQL leaves `use_alter` keys (created_by_id) out of CREATE TABLE
+        for name in NEW_TABLES:
+            for fk in copy.tables[name].foreign_key_constraints:
+                if fk.use_alter:
+                    bind.execute(AddConstraint(fk))
+    op.add_column("branches", sa.Column("status", sa.String(20), nullable=False, server_default="standing"))
+    if bind.dialect.name == "sqlite":
+        # SQLite cannot add a constraint later, but takes a REFERENCES clause on a new nullable column
+        op.execute("ALTER TABLE artifacts ADD COLUMN schema_id INTEGER REFERENCES schemas (id)")
+    else:
+        op.add_column("artifacts", sa.Column("schema_id", sa.Integer(), nullable=True))
+        op.create_foreign_key(op.f("fk_artifacts_schema_id_schemas"), "artifacts", "schemas", ["schema_id"], ["id"])
+
+
+def downgrade() -> None:
+    op.drop_column("artifacts", "schema_id")
+    op.drop_column("branches", "status")
+    for name in reversed(NEW_TABLES):
+        op.drop_table(name)
