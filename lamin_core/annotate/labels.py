@@ -133,8 +133,13 @@ def delete_label(record: Any, permanent: bool | None = None) -> None:
     SQLRecord.delete(record, permanent=permanent)
 
 
-def from_values(model: type, values: Iterable[Any], field: str = "name", create: bool = False) -> RecordList:
-    """The records whose `field` is one of `values`; the others are reported, or made (unsaved) with `create`."""
+def from_values(model: type, values: Iterable[Any], field: str = "name", create: bool = False, mute: bool = False) -> RecordList:
+    """The records whose `field` is one of `values`; the others are reported, or made (unsaved) with `create`.
+
+    This is the contract validation relies on for every label registry: the values a registry knows come back
+    as records (saved ones, or for registries with a public source, unsaved ones built from it); values that
+    do not come back are not valid.
+    """
     wanted = list(dict.fromkeys(v for v in values if v is not None))
     col = getattr(model, field, None)
     if col is None:
@@ -145,7 +150,7 @@ def from_values(model: type, values: Iterable[Any], field: str = "name", create:
     missing = [v for v in wanted if v not in found]
     if missing and create:
         out.extend(model(**{field: v}) for v in missing)
-    elif missing:
+    elif missing and not mute:
         logger.warning("%d value(s) not found in %s.%s: %s", len(missing), model.__name__, field, ", ".join(map(repr, missing)))
     return out
 

@@ -68,7 +68,7 @@ class ULabel(SQLRecord):
         delete_label(self, permanent=permanent)
 
     @classmethod
-    def from_values(cls, values: Any, field: str = "name", create: bool = False) -> list[Any]:
+    def from_values(cls, values: Any, field: str = "name", create: bool = False, mute: bool = False) -> list[Any]:
         from ..annotate.labels import from_values
 
-        return from_values(cls, values, field=field, create=create)
+        return from_values(cls, values, field=field, create=create, mute=mute)
