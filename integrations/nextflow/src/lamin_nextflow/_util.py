@@ -12,6 +12,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from lamin_core.tracking.redact import REDACTED, is_secret_name  # the one rule for secret-looking names
+
 # a task work directory ends with <2 hex>/<30 hex>: the full 32-hex task hash split after 2 characters
 _WORKDIR_HASH = re.compile(r"(?:^|/)([0-9a-f]{2})/([0-9a-f]{30})(?:/|$)")
 _FULL_HASH = re.compile(r"^[0-9a-f]{32}$")
@@ -20,9 +22,6 @@ _SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4, 
 _DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 
-# parameter names whose values must never be stored (interfaces: no secrets in saved params)
-_SECRET_NAME = re.compile(r"(token|passw|secret|key|credential|auth)", re.IGNORECASE)
-REDACTED = "***"
 
 
 def task_hash_from_path(path: str | None) -> str | None:
@@ -150,7 +149,7 @@ def redact(params: Mapping[str, Any] | None) -> dict[str, Any]:
         return {}
     out: dict[str, Any] = {}
     for name, value in params.items():
-        if _SECRET_NAME.search(str(name)) and value not in (None, "", False):
+        if is_secret_name(str(name)) and value not in (None, "", False):
             out[name] = REDACTED
         elif isinstance(value, Mapping):
             out[name] = redact(value)
@@ -172,7 +171,7 @@ def redact_command(command: str | None) -> str | None:
             hide_next = False
             continue
         name, eq, _ = word.partition("=")
-        if word.startswith("-") and _SECRET_NAME.search(name.lstrip("-")):
+        if word.startswith("-") and is_secret_name(name.lstrip("-")):
             if eq:
                 out.append(f"{name}={REDACTED}")
             else:

@@ -17,41 +17,17 @@ from typing import Any, Iterator
 from urllib.parse import unquote, urlsplit
 
 from lamin_core.lineage import Dataset
-
-REDACTED = "***"
+from lamin_core.tracking.redact import REDACTED, is_secret_name  # the one rule for secret-looking names
 MAX_DEPTH = 3  # nested containers deeper than this are summarised, not walked
 MAX_ITEMS = 200  # items looked at per container: a list of a million paths is not a parameter to hash
 MAX_STR = 1000  # longer strings are truncated in params
 MAX_PATH_LEN = 4096
 
-# Words that make a parameter name secret-looking. "key" alone is NOT one of them: in lamin a `key` is an
-# artifact's path-like name (`key="datasets/x.parquet"`), and hiding it would make params useless; `api_key`,
-# `access_key`, `secret_key`, `private_key`, ... are caught by the pairs below.
-_SECRET_WORDS = frozenset(
-    {
-        "password", "passwd", "pwd", "passphrase", "secret", "secrets", "token", "tokens", "credential",
-        "credentials", "creds", "apikey", "auth", "authorization", "cookie", "cookies", "signature", "jwt",
-        "bearer", "sessionid", "privatekey", "accesskey", "secretkey",
-    }
-)  # fmt: skip
-_SECRET_PAIRS = frozenset(
-    {("api", "key"), ("access", "key"), ("secret", "key"), ("private", "key"), ("ssh", "key"),
-     ("encryption", "key"), ("signing", "key"), ("client", "secret"), ("session", "id"), ("sas", "key")}
-)  # fmt: skip
-_WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 # user:password@ in a URL-ish string: keep the user, hide the password
 _URL_PASSWORD = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.-]*://[^/:@\s]*:)(?P<pw>[^@/\s]+)(?P<post>@)")
 _URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
 # URI schemes never treated as datasets: web pages and service endpoints are parameters, not data
 _NOT_DATA_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "mailto", "data", "memory", "prefect"})
-
-
-def is_secret_name(name: str) -> bool:
-    """True when a parameter name looks like it holds a secret (`api_key`, `dbPassword`, `GITHUB_TOKEN`)."""
-    words = [w.lower() for w in _WORD_SPLIT.split(name) if w]
-    if any(w in _SECRET_WORDS for w in words):
-        return True
-    return any(pair in _SECRET_PAIRS for pair in zip(words, words[1:]))
 
 
 def _is_secret_value(value: Any) -> bool:
