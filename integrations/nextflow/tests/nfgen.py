@@ -3,7 +3,7 @@
 Nextflow cannot run here, so this writes what it would: task work dirs with their files, published copies,
 the lineage store (25.07+ `{version, kind, spec}` records or 25.04 flat ones), the execution trace (raw or
 human), `.nextflow/history`, an nf-prov legacy manifest and the weblog events, with the shapes of the
-samples built from Nextflow's source (`/work/shared/samples/nextflow`). Paths are written with the
+samples built from Nextflow's source (`integrations/nextflow/tests/samples`). Paths are written with the
 placeholder `@RUN@` for the run folder; `materialize()` copies a fixture and fills it in.
 
 `python integrations/nextflow/tests/nfgen.py` regenerates `tests/fixtures/` and `examples/nextflow/run/`.

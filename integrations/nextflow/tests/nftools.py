@@ -10,12 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-# shared/ lies beside the repository (in CI too); /work/shared on the developers' machines
-SAMPLES = next(
-    (p for p in (Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "nextflow",
-                 Path("/work/shared/samples/nextflow")) if p.exists()),
-    Path("/work/shared/samples/nextflow"),
-)
+# the format samples live in the repository (see samples/README.md for how they were made)
+SAMPLES = Path(__file__).resolve().parent / "samples"
 
 
 def lamin(instance, *args: str) -> subprocess.CompletedProcess:
