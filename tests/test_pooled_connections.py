@@ -8,6 +8,7 @@ import pytest
 
 import lamin_core as ln
 from lamin_core.db import engine as db
+from lamin_core.testing import PG_URL
 
 
 def _backend_pids() -> set[int]:
@@ -23,7 +24,7 @@ def test_a_connection_closed_while_idle_is_replaced(pg_instance, monkeypatch: py
     assert ln.Storage.filter().count() == 1  # a pooled connection exists now
     pids = _backend_pids()
     assert pids
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as admin:
+    with psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as admin:
         for pid in pids:  # what a server restart or idle_session_timeout does to a pooled connection
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
     monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.0)

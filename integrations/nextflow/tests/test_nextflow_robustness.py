@@ -36,7 +36,9 @@ def test_any_trace_text_parses_or_is_reported(tmp_path, header, rows):
 @quick
 @given(record=st.dictionaries(st.sampled_from(FIELDS), cells, max_size=12))
 def test_any_trace_record_becomes_an_attempt(record):
-    row_to_attempt(record)
+    from lamin_nextflow.trace import TaskAttempt
+
+    assert isinstance(row_to_attempt(record), TaskAttempt)
 
 
 @quick
@@ -48,7 +50,12 @@ def test_any_lineage_record_is_read_or_skipped(tmp_path_factory, doc, kind, wrap
     record.update({"spec": doc} if wrapped else (doc if isinstance(doc, dict) else {"value": doc}))
     (store / "abc").mkdir()
     (store / "abc" / ".data.json").write_text(json.dumps(record))
-    read_store(store)
+    found = read_store(store)
+    # the one record is read into the store, or skipped with a reason: never lost silently
+    read = (len(found.runs) + len(found.tasks) + len(found.work_files) + sum(map(len, found.published.values()))
+            + len(found.task_outputs) + len(found.run_ends))
+    assert read + len(found.skipped) >= 1
+    assert all(s.reason for s in found.skipped)
 
 
 @quick
@@ -56,9 +63,11 @@ def test_any_lineage_record_is_read_or_skipped(tmp_path_factory, doc, kind, wrap
                             json_values, max_size=7))
 def test_any_weblog_body_is_accepted_or_refused_with_a_field(body):
     try:
-        parse_event(body)
-    except WeblogError:
-        pass
+        event = parse_event(body)
+    except WeblogError as e:  # refused: the message and the field name the culprit (the server's 400)
+        assert str(e) and (e.field is None or e.field in str(e) or e.field in body or e.field in ("trace", "metadata"))
+    else:
+        assert event is not None and all(isinstance(body.get(k), str) and body[k].strip() for k in ("runName", "runId", "event"))
 
 
 @quick
@@ -66,4 +75,7 @@ def test_any_weblog_body_is_accepted_or_refused_with_a_field(body):
 def test_any_nf_prov_manifest_is_read_or_skipped(tasks, published, pipeline):
     from lamin_nextflow.nfprov import parse_manifest
 
-    parse_manifest({"pipeline": pipeline, "tasks": tasks, "published": published}, "manifest.json")
+    manifest = parse_manifest({"pipeline": pipeline, "tasks": tasks, "published": published}, "manifest.json")
+    # every task is read or skipped with a reason
+    assert len(manifest.tasks) + sum(1 for s in manifest.skipped if ": task " in s.source) == len(tasks)
+    assert all(s.reason for s in manifest.skipped)
