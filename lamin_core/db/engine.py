@@ -30,6 +30,10 @@ class _Local(threading.local):
 
 _local = _Local()
 ROLLBACK_HOOKS: list = []  # caches of row ids register a function here that empties them
+# Called as hook(engine, settings) when a process first connects to an instance: setup/user.py finds or
+# creates the user row and the branch id there. Called as hook() when the process is pointed elsewhere.
+ENGINE_CREATED_HOOKS: list = []
+CONFIGURE_HOOKS: list = []
 # Called before every unit of work (`read()`, `write()`) and ORM statement (lazy loads too) outside a write
 # transaction: writes still on their way to the database (a recording process's queue) register here to
 # land first, so a process reads its own writes. A hook returns True when it waited for something.
@@ -108,9 +112,8 @@ def configure(settings: "InstanceSettings | None") -> None:
         if "sessions" in _state:
             _state["sessions"].remove()
         _state.clear()
-        from ..setup.user import forget
-
-        forget()
+        for hook in CONFIGURE_HOOKS:
+            hook()
         if old is not None:
             old.dispose()
         if settings is not None:
@@ -136,9 +139,8 @@ def engine() -> "Engine":
             eng = _state.get("engine")
             if eng is None:
                 eng = make_engine(s.db_url)
-                from ..setup.user import on_engine_created
-
-                on_engine_created(eng, s.branch)
+                for hook in ENGINE_CREATED_HOOKS:
+                    hook(eng, s)
                 _state["engine"] = eng
     return eng
 

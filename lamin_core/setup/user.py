@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..db import engine as db
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from .settings import InstanceSettings
 
 _cache: dict[str, int] = {}
 
 
-def on_engine_created(engine: "Engine", branch: str) -> None:
+def on_engine_created(engine: "Engine", settings: "InstanceSettings") -> None:
+    branch = settings.branch
     from sqlalchemy import insert, select
 
     from ..models import Branch, User
@@ -42,15 +47,16 @@ def forget() -> None:
 
 def current_user_id() -> int | None:
     if "user_id" not in _cache:
-        from ..db import engine as db
-
         db.engine()
     return _cache.get("user_id")
 
 
 def current_branch_id() -> int:
     if "branch_id" not in _cache:
-        from ..db import engine as db
-
         db.engine()
     return _cache.get("branch_id", 1)
+
+
+# registered when the setup package is imported, which any InstanceSettings implies (setup/__init__.py)
+db.ENGINE_CREATED_HOOKS.append(on_engine_created)
+db.CONFIGURE_HOOKS.append(forget)
