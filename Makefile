@@ -16,7 +16,7 @@ install: $(STAMP)
 $(STAMP): $(PROJECTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[data,s3,test]' -e ./openlineage -e ./integrations/prefect \
+	$(BIN)/python -m pip install -q -e '.[data,s3,test,bionty]' -e ./openlineage -e ./integrations/prefect \
 		-e ./integrations/nextflow -e ./integrations/snakemake/logger -e ./integrations/snakemake/storage
 	touch $(STAMP)
 

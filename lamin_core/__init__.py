@@ -41,6 +41,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "errors": ("lamin_core.errors", None),
     "examples": ("lamin_core.examples", None),
     "curators": ("lamin_core.curators", None),
+    "bionty": ("lamin_core.bionty", None),
     "lineage": ("lamin_core.lineage", None),
 }
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from .query.compact_table import Column
 
 
 def save(records: Iterable[Any]) -> list[Any]:
@@ -23,11 +26,15 @@ def save(records: Iterable[Any]) -> list[Any]:
 
 
 def view(limit: int = 7, registries: Iterable[str] | None = None) -> None:
-    """Print the latest records of each registry that has any (newest first), in compact columns."""
+    """Print the latest records of each registry that has any (newest first), as tables that fit the console.
+
+    In CI and pipes (no terminal) the console is 80 columns wide (or `COLUMNS`): uids and keys are shown
+    whole on one line, so the other columns are shortened or left out (the caption names them).
+    """
     from rich.console import Console
-    from rich.table import Table
 
     from .models import REGISTRIES
+    from .query.compact_table import render
 
     wanted = {r.lower() for r in registries} if registries is not None else None
     console = Console()
@@ -37,23 +44,36 @@ def view(limit: int = 7, registries: Iterable[str] | None = None) -> None:
         df = model.objects().order_by("-id")[:limit].to_dataframe()
         if not len(df):
             continue
-        shown = [c for c in VIEW_COLUMNS if c in df.columns] or list(df.columns)
-        table = Table(title=f"{model.__name__} ({'latest ' + str(limit) if len(df) == limit else len(df)})", title_justify="left")
-        table.add_column("id", justify="right")
-        for c in shown:
-            table.add_column(c, overflow="fold", max_width=48)
-        for rid, row in df[shown].iterrows():
-            table.add_row(str(rid), *("" if v is None or v != v else _cell(v) for v in row))
-        console.print(table)
+        title = f"{model.__name__} ({'latest ' + str(limit) if len(df) == limit else len(df)})"
+        console.print(render(title, view_columns(df), console.width, right_aligned=("id", "size")))
 
 
-VIEW_COLUMNS = ("uid", "key", "name", "handle", "root", "description", "kind", "status", "suffix", "size", "created_at")
+# in order of importance: what identifies a record first, then what tells records apart, then the rest
+VIEW_COLUMNS = ("uid", "key", "name", "handle", "root", "kind", "status", "is_type", "version", "type_id", "dtype", "suffix",
+                "size", "description", "created_at")
+WHOLE_COLUMNS = {"id", "uid", "key", "name", "handle", "root"}  # identities: never shortened
+SHRINKABLE_COLUMNS = {"description"}
+
+
+def view_columns(df: Any) -> list["Column"]:
+    """The columns `view()` shows of a registry's dataframe, as cells, most important first."""
+    from .query.compact_table import Column
+
+    ids = [str(i) for i in df.index]
+    columns = [Column("id", ids, whole=True)]
+    shown = [c for c in VIEW_COLUMNS if c in df.columns and df[c].notna().any()]
+    for c in shown:
+        cells = ["" if v is None or v != v else _cell(v) for v in df[c]]
+        columns.append(Column(c, cells, whole=c in WHOLE_COLUMNS, shrinkable=c in SHRINKABLE_COLUMNS))
+    return columns
 
 
 def _cell(value: Any) -> str:
     if hasattr(value, "strftime"):
         return value.strftime("%Y-%m-%d %H:%M")
-    return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a size read back as float (a column with NULLs)
+    return " ".join(str(value).split())  # one line: a newline in a description must not break the row
 
 
 class _Settings:

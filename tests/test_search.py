@@ -101,10 +101,10 @@ def test_upgraded_instance_indexes_existing_rows(instance, tmp_path):
     import uuid
     from datetime import datetime, timezone
 
-    from sqlalchemy import create_engine, insert
+    from sqlalchemy import create_engine, insert, text
 
     from lamin_core import ids
-    from lamin_core.models import Branch, Transform
+    from lamin_core.models import Transform
     from lamin_core.query.search_index import INDEXED
     from lamin_core.setup import schema
     from lamin_core.testing import _pg_execute, _pg_schema_url
@@ -120,7 +120,11 @@ def test_upgraded_instance_indexes_existing_rows(instance, tmp_path):
         schema.upgrade(eng, "0001")
         now = datetime.now(timezone.utc)
         with eng.begin() as conn:
-            conn.execute(insert(Branch.__table__).values(id=1, uid=ids.base62(12), name="main", branch_id=1, created_by_id=None, created_at=now))
+            # the branches table as revision 0001 has it (later revisions add columns the model declares)
+            conn.execute(
+                text("INSERT INTO branches (id, uid, name, branch_id, created_at) VALUES (1, :uid, 'main', 1, :now)"),
+                {"uid": ids.base62(12), "now": now},
+            )
             conn.execute(insert(Transform.__table__).values(
                 uid=ids.base62(16), key="legacy/pipeline.nf", kind="pipeline", is_latest=True, branch_id=1,
                 created_by_id=None, created_at=now, updated_at=now,

@@ -79,7 +79,9 @@ def _read_tsv(path: Path, **kw: Any) -> Any:
 
 
 def _read_h5ad(path: Path, **kw: Any) -> Any:
-    import anndata as ad
+    from .._optional import require
+
+    ad = require("anndata", extra="anndata", needed_for="loading .h5ad artifacts")
 
     return ad.read_h5ad(path, **kw)
 
@@ -131,7 +133,9 @@ def open_artifact(artifact: "Artifact", **kwargs: Any) -> Any:
         fs = filesystem(uri)
         return pads.dataset(uri.split("://", 1)[1], format="parquet", filesystem=fs, **kwargs)
     if suffix == ".h5ad":
-        import anndata as ad
+        from .._optional import require
+
+        ad = require("anndata", extra="anndata", needed_for="opening .h5ad artifacts")
 
         return ad.read_h5ad(cache(artifact), backed="r", **kwargs)
     raise NotImplementedError(f"open() streams .parquet and .h5ad artifacts, not {suffix or 'this artifact'}; use load() or cache()")

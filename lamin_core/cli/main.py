@@ -58,14 +58,14 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     from ..setup.branches import merge
 
     n = merge(args.branch)
-    print(f"→ merged {n} records from branch {args.branch!r} into main")
+    print(f"→ merged {n} records from branch {args.branch!r} into main; the branch is marked merged")
     return 0
 
 
 def _cmd_save(args: argparse.Namespace) -> int:
     from .transforms import save_path
 
-    return save_path(args.path, key=args.key, description=args.description)
+    return save_path(args.path, key=args.key, description=args.description, kind=args.kind)
 
 
 def _cmd_load(args: argparse.Namespace) -> int:
@@ -106,10 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("branch")
     p.set_defaults(func=_cmd_merge)
 
-    p = sub.add_parser("save", help="save a script, notebook, report or plan")
+    p = sub.add_parser("save", help="save a script, notebook, plan, or a data file (with --key)")
     p.add_argument("path")
-    p.add_argument("--key", default=None)
+    p.add_argument("--key", default=None, help="where it goes: a relative path such as raw/data.csv (required for data files)")
     p.add_argument("--description", default=None)
+    p.add_argument("--kind", default=None, choices=["plan"], help="save any file as a plan (files in a 'plans' folder are)")
     p.set_defaults(func=_cmd_save)
 
     p = sub.add_parser("load", help="write a transform's source back to disk")

@@ -1,10 +1,13 @@
-"""`lamin save PATH` and `lamin load UID`: scripts, notebooks and plans in and out of the instance.
+"""`lamin save PATH` and `lamin load UID`: scripts, notebooks, plans and data files in and out of the instance.
 
 - A script (`.py`, `.R`, `.sh`, `.jl`) or notebook (`.ipynb`, `.Rmd`, `.qmd`) becomes a Transform, keyed
   like `ln.track()` keys it (the path relative to the git or project root), versioned by its source:
   saving unchanged source again changes nothing, changed source is a new version of the key.
-- A plan (`.md`, e.g. an agent's `.cursor/plans/x.md`) becomes an artifact with `kind="plan"`, keyed by its
-  path relative to the project root (a new version when its content changes), on the current branch.
+- A plan (any file in a folder named `plans`, e.g. an agent's `.cursor/plans/x.md`, or any file with
+  `--kind plan`) becomes an artifact with `kind="plan"` at key `.plans/<file name>` (or `--key`), on the
+  current branch: `ln.track(plan=".plans/x.md")` finds it by that key. A changed plan is a new version.
+- Any other file or folder becomes an artifact at `--key` (required: where it goes in storage), checked
+  by the same key rules as `ln.Artifact(path, key=...)`.
 - `lamin load` writes a transform's saved source back to disk under the name of its key, so that a new
   version can be made from it; it never overwrites a different file.
 """
@@ -14,21 +17,37 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-PLAN_SUFFIXES = {".md", ".markdown"}
+PLAN_FOLDERS = {"plans", ".plans"}
+KINDS = ("plan",)
 _UID_RE = re.compile(r"^[0-9A-Za-z]{12}([0-9A-Za-z]{4})?$")
 
 
-def save_path(path: str, key: str | None = None, description: str | None = None) -> int:
-    """Register a script, notebook or plan; prints what was saved. Errors raise (the CLI prints them)."""
+def save_path(path: str, key: str | None = None, description: str | None = None, kind: str | None = None) -> int:
+    """Register a script, notebook, plan or data file; prints what was saved. Errors raise (the CLI prints them)."""
+    from ..tracking.source import SCRIPT_SUFFIXES
+
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise FileNotFoundError(f"no file at {p}")
+    if not p.exists():
+        raise FileNotFoundError(f"no file or folder at {p}")
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"--kind takes one of {', '.join(KINDS)}, not {kind!r}")
     if key is not None:
         from ..storage.keys import validate_key
 
         validate_key(key)
-    if p.suffix.lower() in PLAN_SUFFIXES:
+    if kind == "plan" or (p.is_file() and is_plan_file(p)):
         return _save_plan(p, key, description)
+    if p.is_file() and p.suffix.lower() in SCRIPT_SUFFIXES:
+        return _save_transform(p, key, description)
+    return _save_data(p, key, description)
+
+
+def is_plan_file(p: Path) -> bool:
+    """A file in a folder named `plans` (`.cursor/plans/`, `.claude/plans/`, `.plans/`) is an agent's plan."""
+    return p.parent.name.lower() in PLAN_FOLDERS
+
+
+def _save_transform(p: Path, key: str | None, description: str | None) -> int:
     from ..db import engine as db
     from ..lineage.transforms import upsert_transform
     from ..models import Transform
@@ -58,15 +77,33 @@ def _count_versions(key: str):  # type: ignore[no-untyped-def]
 
 def _save_plan(p: Path, key: str | None, description: str | None) -> int:
     from ..models import Artifact
-    from ..tracking.source import project_root
+    from ..tracking.track import plan_key
+
+    if not p.is_file():
+        raise ValueError(f"a plan is one file, and {p} is a folder")
+    artifact = Artifact(p, key=key or plan_key(p), kind="plan", description=description or "plan").save()
+    print(f"→ saved plan {artifact.key!r} as artifact {artifact.uid}{_on_branch()}")
+    return 0
+
+
+def _save_data(p: Path, key: str | None, description: str | None) -> int:
+    from ..models import Artifact
 
     if key is None:
-        resolved = p.resolve()
-        root = project_root(resolved)
-        key = resolved.relative_to(root).as_posix() if root is not None else f".plans/{p.name}"
-    artifact = Artifact(p, key=key, kind="plan", description=description or "plan").save()
-    print(f"→ saved plan {artifact.key!r} as artifact {artifact.uid}")
+        raise ValueError(
+            f"{p.name} is not a script, notebook or plan: pass --key KEY to save it as an artifact"
+            f" (its path in storage, e.g. --key data/{p.name}), or --kind plan for a plan"
+        )
+    artifact = Artifact(p, key=key, description=description).save()
+    print(f"→ saved artifact {artifact.key!r} as {artifact.uid}{_on_branch()}")
     return 0
+
+
+def _on_branch() -> str:
+    from ..db import engine as db
+
+    name = db.settings().branch
+    return f" on branch {name!r}" if name != "main" else ""
 
 
 def uid_from(uid_or_url: str) -> str:

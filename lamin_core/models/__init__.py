@@ -12,8 +12,9 @@ from .schema import Schema
 from .transform import Transform
 from .ulabel import ULabel
 from . import annotations  # noqa: E402  (declares the link and value tables of the registries above)
+from .bionty import BIONTY_REGISTRIES  # noqa: E402  (bt.CellType, bt.Gene, ...: tables in every instance)
 
-REGISTRIES = (User, Branch, Storage, Transform, Run, Artifact, Collection, ULabel, Record, Feature, Schema)
+REGISTRIES = (User, Branch, Storage, Transform, Run, Artifact, Collection, ULabel, Record, Feature, Schema, *BIONTY_REGISTRIES)
 
 __all__ = [
     "ARCHIVE_BRANCH_ID", "MAIN_BRANCH_ID", "TRASH_BRANCH_ID", "Artifact", "Base", "Branch", "Collection", "Feature",

@@ -42,6 +42,9 @@ def protocol(uri: str) -> str:
 def _filesystem(proto: str, options: tuple[tuple[str, Any], ...]) -> "AbstractFileSystem":
     import fsspec
 
+    from .._optional import require_filesystem
+
+    require_filesystem(proto)
     return fsspec.filesystem(proto, **fs_options(options))
 
 

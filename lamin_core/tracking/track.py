@@ -64,14 +64,16 @@ def track(
     transform: "Transform | str | None" = None,
     *,
     params: dict[str, Any] | None = None,
-    plan: str | os.PathLike[str] | None = None,
+    plan: "str | os.PathLike[str] | Artifact | None" = None,
     path: str | os.PathLike[str] | None = None,
 ) -> "Run":
     """Track the running script or notebook (or `transform`) as a new Run; returns it.
 
     - `transform`: a Transform (saved or not), or the uid or key of a saved one, instead of the file;
     - `params`: the run's parameters (JSON values; secret-looking names are redacted);
-    - `plan`: a plan file (Markdown) saved as an artifact (`kind="plan"`) and linked as `run.plan`;
+    - `plan`: a plan linked as `run.plan`: a file (saved as an artifact with `kind="plan"` at key
+      `.plans/<file name>`), the key of a plan saved before (`lamin save .cursor/plans/x.md` ->
+      `plan=".plans/x.md"`), or a saved Artifact;
     - `path`: the script or notebook, where it can't be detected (an interactive console).
     """
     from ..artifacts.text import text_artifact
@@ -107,7 +109,7 @@ def track(
     names = [f"hash:{hash_bytes(env_text.encode())}"]
     if source is not None:
         names.append(f"transform:/{source.key}")  # the name record() locks for the same key
-    if plan_artifact is not None:
+    if plan_artifact is not None and plan_artifact.id is None:
         names += [f"key:{plan_artifact.key}", f"hash:{plan_artifact.hash}"]
 
     def insert(s: Any) -> tuple["Transform", "Run"]:
@@ -119,7 +121,9 @@ def track(
             t = _resolve_transform(s, transform)  # type: ignore[arg-type]
         environment = text_artifact(s, env_text, kind="environment", suffix=".txt", description="installed packages")
         plan_id = None
-        if plan_artifact is not None:
+        if plan_artifact is not None and plan_artifact.id is not None:
+            plan_id = plan_artifact.id  # a plan saved before, found by its key
+        elif plan_artifact is not None:
             from ..artifacts.save import save_many
 
             fresh = _plan_artifact(plan) if plan is not None else plan_artifact  # a retry starts from scratch
@@ -262,16 +266,44 @@ def _resolve_transform(s: Any, transform: "Transform | str") -> "Transform":
     return transform
 
 
-def _plan_artifact(plan: str | os.PathLike[str]) -> "Artifact":
-    from ..models import Artifact
-    from .source import project_root
+PLAN_KEY_FOLDER = ".plans"
 
-    p = Path(plan).expanduser().resolve()
-    if not p.is_file():
-        raise FileNotFoundError(f"no plan file at {p}")
-    root = project_root(p)
-    key = p.relative_to(root).as_posix() if root is not None else f".plans/{p.name}"
-    return Artifact(p, key=key, kind="plan", description="plan")
+
+def plan_key(path: Path) -> str:
+    """Where a plan file is kept, wherever the agent wrote it: `.cursor/plans/x.md` -> `.plans/x.md`.
+
+    One folder for every plan, so that `ln.track(plan=".plans/x.md")` names what `lamin save` saved.
+    """
+    return f"{PLAN_KEY_FOLDER}/{path.name}"
+
+
+def _plan_artifact(plan: "str | os.PathLike[str] | Artifact") -> "Artifact":
+    """A plan file becomes an unsaved plan artifact; a key (or a saved Artifact) is the saved plan."""
+    from ..models import Artifact
+
+    if isinstance(plan, Artifact):
+        if plan.id is None:
+            raise ValueError("ln.track(plan=artifact) takes a saved artifact: call artifact.save() first")
+        return plan
+    p = Path(plan).expanduser()
+    if p.is_file():
+        return Artifact(p.resolve(), key=plan_key(p), kind="plan", description="plan")
+    saved = _saved_plan(os.fspath(plan))
+    if saved is None:
+        raise FileNotFoundError(
+            f"no plan file at {p.resolve()} and no saved plan with key {os.fspath(plan)!r}:"
+            " save it first, e.g. `lamin save path/to/plans/my-plan.md`, or pass the file's path"
+        )
+    return saved
+
+
+def _saved_plan(key: str) -> "Artifact | None":
+    """The latest artifact at `key` on main or the current branch, plans first."""
+    from ..models import Artifact
+
+    found = list(Artifact.filter(key=key, is_latest=True).order_by("-id"))
+    plans = [a for a in found if a.kind == "plan"]
+    return (plans or found or [None])[0]
 
 
 # ---- closing runs the process doesn't close itself ----

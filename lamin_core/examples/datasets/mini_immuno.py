@@ -11,7 +11,9 @@ def _as(df: Any, otype: str, n_genes: int = 3) -> Any:
     if otype == "DataFrame":
         return df
     if otype == "AnnData":
-        import anndata as ad
+        from ..._optional import require
+
+        ad = require("anndata", extra="anndata", needed_for="otype='AnnData'")
 
         obs = df.iloc[:, n_genes:]
         # h5ad cannot store list-valued columns (donor_ethnicity); the tutorial drops them too

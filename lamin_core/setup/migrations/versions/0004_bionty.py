@@ -1,0 +1,55 @@
+"""bionty: sources, the ontology registries (cell types, tissues, diseases, experimental factors, phenotypes,
+developmental stages, ethnicities, cell lines, organisms), genes, their hierarchies and label-link tables
+
+Revision ID: 0004
+Revises: 0003
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+# parents before children: a table's foreign keys name tables created before it
+NEW_TABLES = (
+    "bionty_sources", "cell_lines", "cell_types", "developmental_stages", "diseases", "ethnicities",
+    "experimental_factors", "organisms", "phenotypes", "tissues", "genes",
+    "cell_line_parents", "cell_type_parents", "developmental_stage_parents", "disease_parents", "ethnicity_parents",
+    "experimental_factor_parents", "organism_parents", "phenotype_parents", "tissue_parents",
+    "artifact_cell_lines", "artifact_cell_types", "artifact_developmental_stages", "artifact_diseases",
+    "artifact_ethnicities", "artifact_experimental_factors", "artifact_organisms", "artifact_phenotypes",
+    "artifact_tissues", "artifact_genes",
+    "run_cell_lines", "run_cell_types", "run_developmental_stages", "run_diseases", "run_ethnicities",
+    "run_experimental_factors", "run_organisms", "run_phenotypes", "run_tissues", "run_genes",
+    "record_cell_lines", "record_cell_types", "record_developmental_stages", "record_diseases", "record_ethnicities",
+    "record_experimental_factors", "record_organisms", "record_phenotypes", "record_tissues", "record_genes",
+)
+
+
+def upgrade() -> None:
+    # the tables as the models declare them at this revision; a later change to them gets its own migration
+    from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
+
+    from lamin_core.models import Base
+
+    bind = op.get_bind()
+    copy = sa.MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.tables.values():
+        table.to_metadata(copy)
+    for name in NEW_TABLES:
+        table = copy.tables[name]
+        bind.execute(CreateTable(table, include_foreign_key_constraints=table.foreign_key_constraints))
+        for index in table.indexes:
+            bind.execute(CreateIndex(index))
+    if bind.dialect.name != "sqlite":  # PostgreSQL leaves `use_alter` keys (created_by_id) out of CREATE TABLE
+        for name in NEW_TABLES:
+            for fk in copy.tables[name].foreign_key_constraints:
+                if fk.use_alter:
+                    bind.execute(AddConstraint(fk))
+
+
+def downgrade() -> None:
+    for name in reversed(NEW_TABLES):
+        op.drop_table(name)
