@@ -1,8 +1,10 @@
 """`lamin`: instance set-up and branches here; other commands come from modules and plugins.
 
 Adapters add commands through the entry-point group `lamin_core.commands` (name = the command,
-value = `module:function(argv: list[str]) -> int`), e.g. `lamin serve` and `lamin nextflow`.
-Errors are printed as one line and a non-zero exit, never a traceback.
+value = `module:function(argv: list[str]) -> int`), e.g. `lamin serve` and `lamin nextflow`; the first
+line of the function's docstring is the command's line in `lamin --help` (after a "`usage`: " prefix).
+Errors are printed as one line and a non-zero exit, never a traceback (`lamin --debug ...` or
+`LAMIN_DEBUG=1` shows it).
 """
 
 from __future__ import annotations
@@ -74,8 +76,9 @@ def _cmd_load(args: argparse.Namespace) -> int:
     return load_source(args.uid, args.into)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_plugins: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lamin", description="lamin-core: data lineage for your pipelines")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("init", help="create an instance and connect to it")
@@ -117,7 +120,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("uid", help="a transform uid or a URL ending with one")
     p.add_argument("--into", default=".", help="folder to write into")
     p.set_defaults(func=_cmd_load)
+    if with_plugins:  # only for --help: listing them imports the packages that provide them
+        for name, summary in _plugin_summaries():
+            sub.add_parser(name, help=summary, add_help=False)
     return parser
+
+
+def _plugin_summaries() -> list[tuple[str, str]]:
+    from importlib.metadata import entry_points
+
+    out = []
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        try:
+            doc = (ep.load().__doc__ or "").strip().splitlines()
+        except Exception as e:  # a broken plugin must not break `lamin --help`
+            doc = [f"(could not load: {type(e).__name__})"]
+        first = doc[0] if doc else ""
+        if first.startswith("`") and "`: " in first:  # "`lamin x [--y]`: what it does" -> what it does
+            first = first.split("`: ", 1)[1]
+        out.append((ep.name, first.rstrip(".") or f"provided by {ep.value.split(':')[0].split('.')[0]}"))
+    return out
 
 
 def _plugin(name: str) -> Callable[[list[str]], int] | None:
@@ -130,9 +152,15 @@ def _plugin(name: str) -> Callable[[list[str]], int] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
-    builtin = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    import os
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = bool(os.environ.get("LAMIN_DEBUG"))
+    if argv[:1] == ["--debug"]:
+        debug, argv = True, argv[1:]
+    wants_help = not argv or argv[0] in ("-h", "--help")
+    parser = build_parser(with_plugins=wants_help)
+    builtin = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
     try:
         if argv and not argv[0].startswith("-") and argv[0] not in builtin:
             command = _plugin(argv[0])
@@ -146,12 +174,15 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
-    except Exception as e:  # users get one clear line; LAMIN_DEBUG=1 shows the traceback
-        import os
-
-        if os.environ.get("LAMIN_DEBUG"):
+    except Exception as e:  # users get one clear line; --debug / LAMIN_DEBUG=1 shows the traceback
+        if debug:
             raise
-        print(f"error: {e}", file=sys.stderr)
+        from ..errors import LaminError
+
+        text = " ".join(str(e).split()) or type(e).__name__
+        if not isinstance(e, (LaminError, ValueError, FileNotFoundError, PermissionError)):
+            text = f"{type(e).__name__}: {text} (lamin --debug ... shows where it happened)"  # unexpected
+        print(f"error: {text}", file=sys.stderr)
         return 1
 
 

@@ -46,6 +46,7 @@ def _print_skipped(skipped: list[Skipped], out: TextIO) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """`lamin nextflow ingest DIR`: register a finished Nextflow run from what it left in DIR."""
     parser = _parser()
     try:
         args = parser.parse_args(argv)

@@ -93,7 +93,7 @@ def reconcile_once() -> None:
 
 
 def main(argv: list[str]) -> int:
-    """`lamin prefect reconcile`: the CLI entry point (group `lamin_core.commands`, name `prefect`)."""
+    """`lamin prefect reconcile`: mark Prefect runs whose process died on this host (SIGKILL, OOM) as aborted."""
     if argv[:1] != ["reconcile"] or len(argv) > 1:
         print("usage: lamin prefect reconcile\n\n" + (__doc__ or "").strip(), file=sys.stderr)
         return 2
