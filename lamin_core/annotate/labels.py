@@ -60,12 +60,22 @@ def init_label(record: Any, name: str | None = None, **fields: Any) -> None:
     if type_ is not None and not getattr(type_, "is_type", False):
         raise ValidationError(f"type= takes a {type(record).__name__} made with is_type=True; {type_.name!r} is not a type")
     if record.id is not None:  # the saved record of that name: what the caller gave updates it
+        restore_if_trashed(record)  # a name from the trash comes back
         for key, value in fields.items():
             setattr(record, key, value)
     else:
         SQLRecord.__init__(record, name=name, **fields)
     if parents:
         record._pending_parents = list(parents)
+
+
+def restore_if_trashed(record: Any) -> None:
+    """A record named again after it was deleted comes back from the trash onto the current branch."""
+    from ..models import TRASH_BRANCH_ID
+    from ..setup.user import current_branch_id
+
+    if record.branch_id == TRASH_BRANCH_ID:
+        record.branch_id = current_branch_id()
 
 
 def _existing(model: type, name: str, type_: Any) -> Any:

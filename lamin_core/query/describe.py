@@ -42,6 +42,16 @@ def describe_record(record: Any, print_types: bool = False, return_str: bool = F
     extra = {"Artifact": _artifact, "Run": _run, "Transform": _transform, "Collection": _collection}.get(model.__name__)
     if extra is not None:
         extra(record, tree)
+    _annotations(record, tree)
+    return _output(tree, return_str)
+
+
+def describe_features(record: Any, return_str: bool = False) -> str | None:
+    """`artifact.features.describe()`: the feature values and labels alone."""
+    from rich.tree import Tree
+
+    tree = Tree(f"[bold]{type(record).__name__}[/bold] {_esc(record.uid)}")
+    _annotations(record, tree)
     return _output(tree, return_str)
 
 
@@ -153,6 +163,84 @@ def _collection(collection: Any, tree: "Tree") -> None:
     node = tree.add(f"[bold]artifacts[/bold] ({len(collection.artifacts)})")
     for a in collection.artifacts[:SHOW_RELATED]:
         node.add(_artifact_label(a))
+
+
+def _annotations(record: Any, tree: "Tree") -> None:
+    """The schema an artifact was validated against, its feature sets, its feature values and its labels."""
+    from ..models.annotations import FEATURE_VALUES
+
+    if record.id is None or type(record).__name__ not in FEATURE_VALUES:
+        return
+    if type(record).__name__ == "Artifact":
+        _feature_sets(record, tree)
+    _feature_values(record, tree)
+    _labels(record, tree)
+
+
+def _feature_sets(artifact: Any, tree: "Tree") -> None:
+    from sqlalchemy import select
+
+    from ..db import engine as db
+    from ..models import Schema
+    from ..models.annotations import artifact_schemas
+
+    if artifact.schema_id is not None:
+        schema = artifact.schema
+        tree.children[0].add(f"schema: {_esc(schema.name or schema.uid)} [dim]{schema.uid}[/dim]")
+    with db.read() as s:
+        slots = list(s.execute(
+            select(artifact_schemas.c.slot, Schema).join(Schema, Schema.id == artifact_schemas.c.schema_id)
+            .where(artifact_schemas.c.artifact_id == artifact.id).order_by(artifact_schemas.c.slot)
+        ).tuples())
+        if not slots:
+            return
+        node = tree.add("[bold]Dataset features[/bold]")
+        for slot, schema in slots:
+            members = list(schema.features)
+            what = f"{len(members)} features" if members or not schema.itype else _esc(schema.itype)
+            sub = node.add(f"{_esc(slot)} [dim]({what})[/dim]")
+            for f in members[:SHOW_RELATED]:
+                sub.add(f"{_esc(f.name)} [dim]{_esc(f.dtype)}[/dim]")
+            if len(members) > SHOW_RELATED:
+                sub.add(f"[dim]... and {len(members) - SHOW_RELATED} more[/dim]")
+
+
+def _feature_values(record: Any, tree: "Tree") -> None:
+    from ..annotate.stored import read_values, shape
+
+    stored = read_values(type(record), [record.id])
+    rows = []
+    for fid, feature in stored.features.items():
+        elements = stored.per_owner(fid).get(record.id)
+        if elements:
+            value = shape(feature.dtype, elements)
+            text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            unit = f" {feature.unit}" if feature.unit else ""
+            rows.append(f"{_esc(feature.name)} [dim]{_esc(feature.dtype)}[/dim]: {_esc(_fmt(text + unit))}")
+    if rows:
+        node = tree.add("[bold]Features[/bold]")
+        for row in rows:
+            node.add(row)
+
+
+def _labels(record: Any, tree: "Tree") -> None:
+    from ..models.annotations import LABEL_LINKS
+
+    lines = []
+    for (owner, accessor), link in LABEL_LINKS.items():
+        if owner != type(record).__name__:
+            continue
+        manager = getattr(record, accessor)
+        labels = list(manager._labels()[: SHOW_RELATED + 1])
+        if not labels:
+            continue
+        names = [_esc(getattr(lb, getattr(link.label, "_name_field", "name"), None) or lb.uid) for lb in labels[:SHOW_RELATED]]
+        more = f" [dim]... and {manager.count() - SHOW_RELATED} more[/dim]" if len(labels) > SHOW_RELATED else ""
+        lines.append(f".{accessor} [dim]{link.label.__name__}[/dim]: {', '.join(names)}{more}")
+    if lines:
+        node = tree.add("[bold]Labels[/bold]")
+        for line in lines:
+            node.add(line)
 
 
 # ---- helpers ----

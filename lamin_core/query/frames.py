@@ -30,6 +30,7 @@ def to_dataframe(qs: "QuerySet", include: Any = None) -> Any:
     import pandas as pd
 
     model = qs.model
+    include, with_features = _split_features(include)
     columns = [c.columns[0] for c in inspect(model).column_attrs if c.key not in HIDDEN]
     names = [c.key for c in columns]
     extra = _includes(model, include)
@@ -55,7 +56,21 @@ def to_dataframe(qs: "QuerySet", include: Any = None) -> Any:
     df = pd.DataFrame.from_records(rows, columns=all_names) if rows else pd.DataFrame(columns=all_names)
     for n, _, type_ in typed:
         _convert(df, n, type_, dialect)
-    return df.set_index("id") if "id" in df.columns else df
+    df = df.set_index("id") if "id" in df.columns else df
+    if with_features:
+        from .feature_frames import add_feature_columns
+
+        add_feature_columns(df, qs)
+    return df
+
+
+def _split_features(include: Any) -> tuple[Any, bool]:
+    """`include="features"` (alone or in a list) asks for a column per feature; the rest are field paths."""
+    if include is None:
+        return None, False
+    paths = [include] if isinstance(include, str) else list(include)
+    rest = [p for p in paths if p != "features"]
+    return (rest or None), len(rest) < len(paths)
 
 
 def _raw(expr: Any, type_: Any, dialect: str) -> Any:

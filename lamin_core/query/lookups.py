@@ -323,6 +323,10 @@ def _condition(model: type, parts: list[str], value: Any, path: str) -> "ColumnE
             return _relation_condition(model, rel, lookup, value, path)
         return through(rel, _condition(target, rest, value, path))
     if head not in mapper.column_attrs:
+        if _owns_feature_values(model):  # not a field: a feature, `filter(temperature=21.6)`
+            from .feature_lookups import feature_condition
+
+            return feature_condition(model, head, rest, value, path)
         raise unknown_field(model, head)
     column = getattr(model, head)
     if rest and isinstance(column.type, JSON) and not (len(rest) == 1 and rest[0] == "isnull"):
@@ -343,6 +347,12 @@ def _condition(model: type, parts: list[str], value: Any, path: str) -> "ColumnE
     if head.endswith("_id") or head == "id":
         value = _record_id(value)
     return OPERATORS[lookup](column, value)
+
+
+def _owns_feature_values(model: type) -> bool:
+    from ..models.annotations import FEATURE_VALUES
+
+    return model.__name__ in FEATURE_VALUES
 
 
 def _dialect() -> str:
