@@ -17,7 +17,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sqlalchemy import Integer, any_, bindparam, select, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -25,6 +25,9 @@ from sqlalchemy.types import NullType
 
 from ..db import engine as db
 from .dtypes import DType, label_field, parse, resolve_registry
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql import Select
 
 SQLITE_CHUNK = 20_000  # ids per IN list (SQLite allows 32,766 bound variables)
 _COLUMN = {"int": 2, "float": 2, "num": 2, "bool": 2, "str": 3, "date": 3, "datetime": 3, "dict": 4}
@@ -70,15 +73,16 @@ def shape(dtype: DType, elements: list[Any]) -> Any:
     return elements[0]
 
 
-def read_values(model: type, owner_ids: list[int]) -> StoredValues:
-    """The values of the owners of registry `model` with these ids."""
+def read_values(model: type, owner_ids: "list[int] | Select[Any]") -> StoredValues:
+    """The values of the owners of registry `model` with these ids (a list, or a query of ids: a frame's
+    own query, so that 10,000 ids are not bound one by one)."""
     from ..models import Feature
     from ..models.annotations import FEATURE_VALUES, LABEL_ACCESSORS, LABEL_LINKS
 
     table = FEATURE_VALUES[model.__name__]
     owner_col = _owner_col(table)
     out = StoredValues()
-    if not owner_ids:
+    if isinstance(owner_ids, list) and not owner_ids:
         return out
     with db.read() as s:
         conn = s.connection()
@@ -90,8 +94,17 @@ def read_values(model: type, owner_ids: list[int]) -> StoredValues:
         }
         if not features:
             return out
-        cols = (owner_col, table.c.feature_id, table.c.value_num, table.c.value_str, table.c.value_json)
-        rows = _fetch(conn, select(*cols).order_by(owner_col, table.c.id), owner_col, owner_ids, postgres)
+        # in the order of the owner index (ix_*_owner), which holds every column but value_json: these rows
+        # come from the index alone, unsorted; dict-typed features' rows (value_json) are read apart
+        dict_ids = [fid for fid, f in features.items() if f.dtype.kind == "dict" and not f.dtype.is_cat]
+        order = (owner_col, table.c.feature_id, table.c.id)
+        stmt = select(owner_col, table.c.feature_id, table.c.value_num, table.c.value_str).order_by(*order)
+        if dict_ids:
+            stmt = stmt.where(table.c.feature_id.not_in(dict_ids))
+        rows = [(*r, None) for r in _fetch(conn, stmt, owner_col, owner_ids, postgres)]
+        if dict_ids:
+            stmt = select(owner_col, table.c.feature_id, table.c.value_json).where(table.c.feature_id.in_(dict_ids)).order_by(*order)
+            rows += [(o, f, None, None, j) for o, f, j in _fetch(conn, stmt, owner_col, owner_ids, postgres)]
         registries = {f.dtype.registry or "ULabel" for f in features.values() if f.dtype.is_cat}
         link_rows = []
         for registry in sorted(registries):
@@ -162,7 +175,9 @@ def _decode_all(kind: str, raw: list[Any]) -> list[Any]:
     return raw if convert is None else [None if v is None else convert(v) for v in raw]
 
 
-def _fetch(conn: Any, stmt: Any, col: Any, ids: list[int], postgres: bool) -> list[tuple[Any, ...]]:
+def _fetch(conn: Any, stmt: Any, col: Any, ids: Any, postgres: bool) -> list[tuple[Any, ...]]:
+    if not isinstance(ids, list):  # a query of ids
+        return _raw(conn, stmt.where(col.in_(ids)))
     if postgres:
         return _raw(conn, stmt.where(col == any_(bindparam("owner_ids", list(ids), type_=ARRAY(Integer)))))
     rows: list[tuple[Any, ...]] = []

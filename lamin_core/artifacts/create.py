@@ -116,18 +116,47 @@ def _remote_fields(uri: str, key: str | None) -> dict[str, Any]:
     )
 
 
-def from_dataframe(df: Any, *, key: str | None = None, description: str | None = None, **kwargs: Any) -> "Artifact":
+def from_dataframe(
+    df: Any,
+    *,
+    key: str | None = None,
+    description: str | None = None,
+    schema: Any = None,
+    _validation: Any = None,
+    **kwargs: Any,
+) -> "Artifact":
+    """With `schema`, the DataFrame is validated first (raising `ln.errors.ValidationError`, nothing written)
+    and `save()` annotates the artifact; `_validation` is a curator's result for the same DataFrame."""
     from ..models import Artifact
 
     if key is not None and not key.endswith(".parquet"):
         suffix = suffix_of(key)
         if suffix and suffix != ".parquet":
             raise ValueError(f"a DataFrame is saved as parquet: the key should end with .parquet, not {suffix}")
+    if schema is not None and _validation is None:
+        _validation = _validate(df, schema)
+    if _validation is not None:
+        df = _validation.df  # coerced where the schema or a feature asked for it
     path = _scratch_file(".parquet")
     df.to_parquet(path)
     artifact = Artifact(path, key=key, description=description, otype="DataFrame", _owned=True, **kwargs)
     artifact.suffix = ".parquet"
+    if _validation is not None:
+        artifact.schema_id = _validation.schema.id
+        artifact._validation = _validation  # save() writes the annotations in the artifact's transaction
     return artifact
+
+
+def _validate(df: Any, schema: Any) -> Any:
+    from ..annotate.validate import validate_dataframe
+    from ..errors import ValidationError
+    from ..models import Schema
+
+    if not isinstance(schema, Schema):
+        raise ValidationError(f"schema= takes an ln.Schema, not {schema!r}")
+    if schema.id is None:
+        raise ValidationError("save the schema before validating against it: schema = ln.Schema(...).save()")
+    return validate_dataframe(df, schema)
 
 
 def from_anndata(adata: Any, *, key: str | None = None, description: str | None = None, **kwargs: Any) -> "Artifact":

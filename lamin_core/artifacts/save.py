@@ -129,6 +129,10 @@ def save_many(artifacts: Iterable["Artifact"]) -> list["Artifact"]:
         try:
             with db.write() as s:
                 results = _save_batch(s, pending, written, current_run_id())
+                if any(getattr(a, "_validation", None) is not None for a in pending):
+                    from ..annotate.annotate_artifact import annotate_saved
+
+                    annotate_saved(s, pending, results)  # from_dataframe(schema=): in the same transaction
             break
         except DBAPIError as e:
             _remove_quietly(written)
@@ -142,6 +146,7 @@ def save_many(artifacts: Iterable["Artifact"]) -> list["Artifact"]:
             raise
     for a in pending:
         _drop_owned_source(a)
+        a.__dict__.pop("_validation", None)  # annotated: the validated DataFrame is not kept
     return results
 
 

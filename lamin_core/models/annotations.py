@@ -119,7 +119,7 @@ def _declare_feature_values(owner: type) -> None:
         name,
         Base.metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
-        Column(owner_col, ForeignKey(f"{owner.__tablename__}.id", ondelete="CASCADE"), nullable=False, index=True),
+        Column(owner_col, ForeignKey(f"{owner.__tablename__}.id", ondelete="CASCADE"), nullable=False),
         Column("feature_id", ForeignKey("features.id"), nullable=False),
         Column("value_num", Double, nullable=True),
         Column("value_str", Text, nullable=True),
@@ -127,6 +127,9 @@ def _declare_feature_values(owner: type) -> None:
         # filter(temperature__gt=20) reads one index range, then the owners' ids
         Index(f"ix_{name}_num", "feature_id", "value_num", owner_col),
         Index(f"ix_{name}_str", "feature_id", "value_str", owner_col),
+        # an owner's values from the index alone (to_dataframe(include="features"), get_values()):
+        # no table row is read; value_str fits, as values are capped at 2,000 bytes (annotate/values.py)
+        Index(f"ix_{name}_owner", owner_col, "feature_id", "id", "value_num", "value_str"),
     )
     owner.features = _FeaturesAccessor()
 

@@ -59,6 +59,11 @@ class Schema(SQLRecord):
         "Feature", secondary=schema_features, order_by=schema_features.c.position, viewonly=True
     )
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # a saved definition returns the saved schema
+        from ..annotate.schemas import existing_or_new
+
+        return existing_or_new(cls, args, kwargs)
+
     def __init__(self, features: Any = None, **fields: Any) -> None:
         from ..annotate.schemas import init_schema
 

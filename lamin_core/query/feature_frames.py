@@ -24,7 +24,8 @@ def add_feature_columns(df: Any, qs: "QuerySet") -> None:
     model = qs.model
     if model.__name__ not in FEATURE_VALUES or df.empty:
         return
-    stored = read_values(model, df.index.tolist())
+    # the frame's own query selects the ids again in the database: cheaper than binding thousands of them
+    stored = read_values(model, qs.id_subquery() if len(df) > 100 else df.index.tolist())
     columns = {}
     for fid, feature in stored.features.items():
         oids, elements = stored.values[fid]
