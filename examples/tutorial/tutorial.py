@@ -136,7 +136,8 @@ def query(ns: dict) -> None:
     print(ln.Artifact.to_dataframe(include="features"))
     ln.Artifact.describe()
     ln.view()
-    transform = ln.Transform.get(key="tutorial.py")
+    # the tutorial's notebook is "tutorial.ipynb"; this script's key is its path in its git repository, if any
+    transform = ln.Transform.get(key=ln.Transform.filter(key__endswith="tutorial.py").one().key)
     print(ln.Artifact.filter(key__startswith="my_datasets/").to_dataframe())
     artifacts = ln.Artifact.filter(transform=transform).all()
     artifacts = ln.Artifact.filter(transform__description__icontains="tutor").all()
