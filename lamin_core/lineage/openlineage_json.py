@@ -46,6 +46,7 @@ RUN_EVENT_SCHEMA_URL = SPEC_URL + "#/$defs/RunEvent"
 PRODUCER = "urn:lamin-core"  # a URI, as the spec asks; what `lamin-core` stamps on events and facets it writes
 LAMIN_FACET_SCHEMA_URL = "urn:lamin-core:facets:1-0-0"  # our custom facets' schema (documented in docs/openlineage.md)
 OPENLINEAGE_REFERENCE_TYPE = "openlineage"
+NAMESPACELESS = "lamin"  # the OpenLineage namespace of a job lamin-core keyed without one (OpenLineage requires one)
 
 # name-based UUIDs for runs whose own id is not an OpenLineage UUID (uuid5 under this namespace)
 _RUN_ID_NAMESPACE = uuid.UUID("5b7c63a2-4a43-4f0e-9d51-3c3e8e0b9a11")
@@ -370,7 +371,12 @@ def _write_job(job: Job, producer: str) -> dict[str, Any]:
     if raw:
         lamin_job["raw"] = raw
     facets["lamin_job"] = _facet("lamin_job", producer, **lamin_job)
-    return {"namespace": job.namespace or "lamin", "name": job.name, "facets": facets}
+    return {"namespace": exported_namespace(job.namespace), "name": job.name, "facets": facets}
+
+
+def exported_namespace(namespace: str) -> str:
+    """The namespace a job is exported under: its own, or `NAMESPACELESS` when it has none."""
+    return namespace or NAMESPACELESS
 
 
 def _write_run(run: RunInfo, producer: str, event_producer: str) -> dict[str, Any]:

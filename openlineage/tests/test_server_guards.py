@@ -66,14 +66,19 @@ def test_invalid_json_400(client: TestClient, body: bytes, needle: str) -> None:
     assert needle in r.json()["error"] and r.json()["field"] is None
 
 
+SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+
+
 @pytest.mark.parametrize(
     ("event", "field"),
     [
         ({}, "eventTime"),
         ([], None),
-        ({"eventType": "START", "eventTime": "2026-01-01T00:00:00Z", "producer": "p", "job": {"namespace": "n", "name": "j"}, "run": {}}, "run.runId"),
-        ({"eventType": "DONE", "eventTime": "2026-01-01T00:00:00Z", "producer": "p", "job": {"namespace": "n", "name": "j"}, "run": {"runId": "0190f1c2-7a6b-7c3d-8e9f-0a1b2c3d4e5f"}}, "eventType"),
-        ({"eventType": "START", "eventTime": "2026-01-01T00:00:00Z", "producer": "p", "job": {"namespace": "n", "name": ["j"]}, "run": {"runId": "0190f1c2-7a6b-7c3d-8e9f-0a1b2c3d4e5f"}}, "job.name"),
+        ({"eventType": "START", "eventTime": "2026-01-01T00:00:00Z", "producer": "p", "job": {"namespace": "n", "name": "j"},
+          "run": {"runId": "0190f1c2-7a6b-7c3d-8e9f-0a1b2c3d4e5f"}}, "schemaURL"),  # the 2-0-2 schema requires it
+        ({"eventType": "START", "eventTime": "2026-01-01T00:00:00Z", "producer": "p", "schemaURL": SCHEMA_URL, "job": {"namespace": "n", "name": "j"}, "run": {}}, "run.runId"),
+        ({"eventType": "DONE", "eventTime": "2026-01-01T00:00:00Z", "producer": "p", "schemaURL": SCHEMA_URL, "job": {"namespace": "n", "name": "j"}, "run": {"runId": "0190f1c2-7a6b-7c3d-8e9f-0a1b2c3d4e5f"}}, "eventType"),
+        ({"eventType": "START", "eventTime": "2026-01-01T00:00:00Z", "producer": "p", "schemaURL": SCHEMA_URL, "job": {"namespace": "n", "name": ["j"]}, "run": {"runId": "0190f1c2-7a6b-7c3d-8e9f-0a1b2c3d4e5f"}}, "job.name"),
     ],
 )
 def test_invalid_event_400_names_the_field(client: TestClient, event: Any, field: str | None) -> None:
@@ -114,7 +119,7 @@ def test_gzip_body_is_read(client: TestClient) -> None:
 def test_unknown_paths_and_methods_answer_json(client: TestClient) -> None:
     r = client.get("/nope", headers=auth())
     assert r.status_code == 404 and "error" in r.json()
-    r = client.get(URL, headers=auth())
+    r = client.put(URL, json={}, headers=auth())  # GET is Marquez's lineage graph now; PUT is nothing
     assert r.status_code == 405 and "error" in r.json()
 
 

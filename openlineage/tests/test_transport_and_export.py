@@ -13,7 +13,7 @@ import lamin_core as ln
 import pytest
 from lamin_core.lineage import record
 from lamin_core.lineage.events import Dataset, Job, LineageEvent, ParentRun, RunInfo
-from lamin_core.lineage.openlineage_json import OpenLineageEventError
+from lamin_core.lineage.openlineage_json import RUN_EVENT_SCHEMA_URL, OpenLineageEventError
 from ol_helpers import LAMIN, Server, fresh, lamin_serve, store_counts, summary_of
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import DatasetEvent, InputDataset, Job as OLJob, OutputDataset, Run, RunEvent, RunState
@@ -115,7 +115,7 @@ def test_export_then_ingest_yields_the_same_records(instance: Any, serve: Server
     import requests
 
     for event_type, when in (("START", "2026-04-02T00:00:00Z"), ("COMPLETE", "2026-04-02T00:10:00Z")):
-        body = {"eventType": event_type, "eventTime": when, "producer": "urn:p",
+        body = {"eventType": event_type, "eventTime": when, "producer": "urn:p", "schemaURL": RUN_EVENT_SCHEMA_URL,
                 "run": {"runId": "0190f1c2-7a6b-7c3d-8e9f-0a1b2c3d4e5f"}, "job": {"namespace": "air", "name": "dag.t"},
                 "outputs": [{"namespace": "s3://b", "name": "k.csv"}] if event_type == "COMPLETE" else []}
         r = requests.post(serve.url, json=body, headers={"Authorization": "Bearer test-token-123"}, timeout=30)

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from lamin_core.lineage.events import Dataset, Job, LineageEvent, ParentRun, RunInfo
-from lamin_core.lineage.openlineage_json import dataset_from_uri, to_openlineage
+from lamin_core.lineage.openlineage_json import dataset_from_uri, exported_namespace, openlineage_run_id, to_openlineage
 
 if TYPE_CHECKING:
     from lamin_core.models import Artifact, Run, Transform
@@ -53,13 +53,37 @@ def target_url(url: str | None = None) -> str:
     raise ExportError(f"no OpenLineage backend configured: pass url= or set {URL_VARIABLE}=http://HOST:PORT")
 
 
+def job_identity(key: str | None, uid: str, facets: dict[str, Any] | None) -> tuple[str, str]:
+    """A transform's OpenLineage (namespace, name) as lamin-core keeps it; the namespace is "" when it had none.
+
+    The one mapping from transforms to jobs: the exporter, the live forwarder and the Marquez read API use it.
+    """
+    ident = (facets or {}).get("job")
+    if isinstance(ident, dict) and "name" in ident:
+        return ident.get("namespace") or "", ident["name"]
+    return "", key or uid  # recorded by a path that kept no OpenLineage identity (ln.track): the key, without a namespace
+
+
+def job_id(key: str | None, uid: str, facets: dict[str, Any] | None) -> tuple[str, str]:
+    """The (namespace, name) a transform's job has in exported events (and so in any OpenLineage backend)."""
+    namespace, name = job_identity(key, uid, facets)
+    return exported_namespace(namespace), name
+
+
+def dataset_key(key: str | None, uid: str, suffix: str | None) -> str:
+    """Where in its storage an artifact is named: its key, or the managed path of an artifact without one."""
+    return key if key else f".lamindb/{uid}{suffix or ''}"
+
+
+def dataset_id(storage_root: str, key: str | None, uid: str, suffix: str | None) -> tuple[str, str]:
+    """The OpenLineage (namespace, name) of an artifact: what it is exported as, and what re-ingest maps back."""
+    return dataset_from_uri(f"{storage_root.rstrip('/')}/{dataset_key(key, uid, suffix)}")
+
+
 def _job(transform: Transform) -> Job:
     facets = dict(transform.facets or {})
-    ident = facets.pop("job", None)
-    if isinstance(ident, dict) and "name" in ident:
-        namespace, name = ident.get("namespace") or "", ident["name"]
-    else:  # recorded by a path that kept no OpenLineage identity (ln.track): the key, without a namespace
-        namespace, name = "", transform.key or transform.uid
+    namespace, name = job_identity(transform.key, transform.uid, facets)
+    facets.pop("job", None)
     return Job(
         namespace=namespace,
         name=name,
@@ -72,8 +96,7 @@ def _job(transform: Transform) -> Job:
 
 
 def _dataset(artifact: Artifact) -> Dataset:
-    root = artifact.storage.root.rstrip("/")
-    namespace, name = dataset_from_uri(f"{root}/{artifact.key}" if artifact.key else root)
+    namespace, name = dataset_id(artifact.storage.root, artifact.key, artifact.uid, artifact.suffix)
     return Dataset(
         namespace=namespace,
         name=name,
@@ -85,10 +108,20 @@ def _dataset(artifact: Artifact) -> Dataset:
     )
 
 
+def reference_of(uid: str, reference: str | None, reference_type: str | None) -> tuple[str, str]:
+    """(reference, reference type) under which a run is exported."""
+    if reference and reference_type:
+        return reference, reference_type
+    return uid, "lamin"  # a run lamin-core created itself (ln.track): its uid is its id
+
+
+def run_id(uid: str, reference: str | None, reference_type: str | None) -> str:
+    """The OpenLineage runId a run has in exported events (a UUID)."""
+    return openlineage_run_id(*reference_of(uid, reference, reference_type))
+
+
 def _reference(run: Run) -> tuple[str, str]:
-    if run.reference and run.reference_type:
-        return run.reference, run.reference_type
-    return run.uid, "lamin"  # a run lamin-core created itself (ln.track): its uid is its id
+    return reference_of(run.uid, run.reference, run.reference_type)
 
 
 def _parent(run: Run) -> ParentRun | None:

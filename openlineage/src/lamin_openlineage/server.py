@@ -6,6 +6,8 @@ Routes:
   (400 naming the field, nothing written), translated by `lamin_core.lineage.openlineage_json`, and
   recorded with `lamin_core.lineage.record()`: 201 the first time, 200 when the instance already had it.
 - `GET /healthz`: 200 `{"status": "ok"}` (no token needed: load balancers probe it).
+- Marquez's read API (`GET /api/v1/lineage?nodeId=...`, `/api/v1/namespaces/...`, `/api/v1/runs/{id}`,
+  `/api/v1/search`), so that Marquez's web UI, `marquez-python` and scripts read the instance: see `marquez_api`.
 - whatever the entry-point group `lamin_core.routes` adds (see `lamin_openlineage.http` for what those
   routes share).
 
@@ -105,9 +107,12 @@ def create_app(
     from anyio import CapacityLimiter
     from sqlalchemy.exc import DataError
 
+    from .marquez_api import routes as marquez_routes
+
     routes: list[BaseRoute] = [
         Route("/api/v1/lineage", post_lineage, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        *marquez_routes(),  # Marquez's read API: GET /api/v1/lineage, /namespaces/..., /runs/{id}, /search
     ]
     if load_plugins:
         routes.extend(plugin_routes())

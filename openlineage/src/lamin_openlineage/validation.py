@@ -6,9 +6,10 @@ documentation, jobType, sql, schema) plus our custom `lamin_*` facets. It is com
 fastjsonschema (a few microseconds per event, where `jsonschema` takes milliseconds: the server validates
 every event on the hot path).
 
-Two deliberate leniencies, both documented in docs/openlineage.md: `schemaURL` is optional (older producers
-omit it), and a naive `eventTime` is read as UTC (openlineage-python's own examples send
-`datetime.now().isoformat()`).
+The 2-0-2 schema's required fields are required, the top-level `schemaURL` included. The deliberate
+leniencies are listed in docs/openlineage.md ("Validation"): a naive `eventTime` is read as UTC
+(openlineage-python's own examples send `datetime.now().isoformat()`), `producer` and `schemaURL` are not
+checked to be URIs, a missing `eventType` is OTHER, and unknown facets are kept as they are.
 """
 
 from __future__ import annotations
