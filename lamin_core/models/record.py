@@ -4,15 +4,15 @@ feature values like artifacts and runs do (`record.features.add_values`), and ca
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import SQLRecord, utcnow
+from .base import utcnow
+from .label_base import LabelRecord
 
 
-class Record(SQLRecord):
+class Record(LabelRecord):
     __tablename__ = "records"
     __table_args__ = (Index("ix_records_type_id_name", "type_id", "name"),)
     _uid_length = 16
@@ -26,29 +26,3 @@ class Record(SQLRecord):
 
     type: Mapped["Record | None"] = relationship(remote_side="Record.id", foreign_keys=[type_id])
     records: Mapped[list["Record"]] = relationship(foreign_keys=[type_id], viewonly=True, order_by="Record.id")
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # a saved name returns the saved record
-        from ..annotate.labels import existing_or_new
-
-        return existing_or_new(cls, args, kwargs)
-
-    def __init__(self, name: str | None = None, **fields: Any) -> None:
-        from ..annotate.labels import init_label
-
-        init_label(self, name=name, **fields)
-
-    def save(self, *args: Any, **kwargs: Any) -> "Record":
-        from ..annotate.labels import save_label
-
-        return save_label(self)
-
-    def delete(self, permanent: bool | None = None) -> None:
-        from ..annotate.labels import delete_label
-
-        delete_label(self, permanent=permanent)
-
-    @classmethod
-    def from_values(cls, values: Any, field: str = "name", create: bool = False, mute: bool = False) -> list[Any]:
-        from ..annotate.labels import from_values
-
-        return from_values(cls, values, field=field, create=create, mute=mute)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, SQLRecord, utcnow
+from .base import Base, utcnow
+from .label_base import LabelRecord
 
 ulabel_parents = Table(
     "ulabel_parents",
@@ -18,7 +18,7 @@ ulabel_parents = Table(
 )
 
 
-class ULabel(SQLRecord):
+class ULabel(LabelRecord):
     """`ln.ULabel(name="My experiment")`; `is_type=True` makes a type that other labels name with `type=`."""
 
     __tablename__ = "ulabels"
@@ -46,29 +46,3 @@ class ULabel(SQLRecord):
         back_populates="parents",
         order_by="ULabel.id",
     )
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # a saved name returns the saved record
-        from ..annotate.labels import existing_or_new
-
-        return existing_or_new(cls, args, kwargs)
-
-    def __init__(self, name: str | None = None, **fields: Any) -> None:
-        from ..annotate.labels import init_label
-
-        init_label(self, name=name, **fields)
-
-    def save(self, *args: Any, **kwargs: Any) -> "ULabel":
-        from ..annotate.labels import save_label
-
-        return save_label(self)
-
-    def delete(self, permanent: bool | None = None) -> None:
-        from ..annotate.labels import delete_label
-
-        delete_label(self, permanent=permanent)
-
-    @classmethod
-    def from_values(cls, values: Any, field: str = "name", create: bool = False, mute: bool = False) -> list[Any]:
-        from ..annotate.labels import from_values
-
-        return from_values(cls, values, field=field, create=create, mute=mute)
