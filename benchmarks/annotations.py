@@ -26,6 +26,8 @@ import time
 import uuid
 from typing import Any, Callable
 
+from timing import warm_ms  # this folder is on sys.path when a benchmark runs as a script
+
 N_FLOAT, N_STR, N_LABEL, N_LABELS = 6, 2, 2, 100
 NOW = "2025-01-01 00:00:00.000000"
 
@@ -89,15 +91,10 @@ def seed(n: int, dialect: str) -> float:
     return time.perf_counter() - t0
 
 
+
+
 def timeit(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
-    fn()  # warm caches and the statement cache
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    return statistics.median(times), times[max(int(len(times) * 0.9) - 1, 0)]
+    return warm_ms(fn, repeat, warmup=1)
 
 
 def run_benchmarks(n: int, repeat: int) -> list[tuple[str, float, float, str]]:

@@ -24,6 +24,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from timing import warm_ms  # this folder is on sys.path when a benchmark runs as a script
+
 N_TRANSFORMS = 100
 N_RUNS = 10_000
 N_PROJECTS = 50
@@ -86,15 +88,10 @@ def seed(n: int) -> None:
         conn.commit()
 
 
+
+
 def timeit(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
-    fn()  # warm caches and the statement cache
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    return statistics.median(times), times[int(len(times) * 0.9) - 1]
+    return warm_ms(fn, repeat, warmup=1)
 
 
 def run_benchmarks(n: int, repeat: int) -> list[tuple[str, float, float, str]]:

@@ -25,8 +25,15 @@ import time
 import uuid
 from typing import Any, Callable
 
+from timing import warm_ms  # this folder is on sys.path when a benchmark runs as a script
+
 N_FEATURES = 10
 N_LABELS = 100
+
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    return warm_ms(fn, repeat, warmup=0)
 
 
 def seed() -> Any:
@@ -55,14 +62,6 @@ def frame(rows: int, typo: bool = False) -> Any:
     return pd.DataFrame(columns)
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.9))]
 
 
 def run(rows: int, repeat: int) -> list[tuple[str, float, float, str]]:
