@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -24,6 +23,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
+
+from timing import warm_ms  # this folder is on sys.path when a benchmark runs as a script
 
 N_PIPELINES, N_STEPS, N_RUNS_PER_JOB, N_OUTPUTS = 10, 100, 10, 3
 TOKEN = "bench-token"
@@ -92,15 +93,7 @@ def seed() -> str:
 
 
 def timeit(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
-    for _ in range(3):
-        fn()  # warm: connection pools, statement caches, the server's imports
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    return statistics.median(times), times[max(0, int(len(times) * 0.9) - 1)]
+    return warm_ms(fn, repeat, warmup=3)  # warm: connection pools, statement caches, the server's imports
 
 
 def measure(env: dict[str, str], repeat: int) -> list[tuple[str, float, float, int]]:
