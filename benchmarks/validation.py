@@ -20,7 +20,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 import uuid
 from typing import Any, Callable
 

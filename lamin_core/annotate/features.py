@@ -267,7 +267,7 @@ class FeatureManager:
         return link
 
     def _write(self, values: dict[Any, Any], replace: bool) -> None:
-        from ..db.upsert import insert_ignore, lock_names
+        from ..db.upsert import lock_names
         from .labels import link_labels, unlink_labels
 
         if not isinstance(values, dict):
