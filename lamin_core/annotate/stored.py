@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 SQLITE_CHUNK = 20_000  # ids per IN list (SQLite allows 32,766 bound variables)
 _COLUMN = {"int": 2, "float": 2, "num": 2, "bool": 2, "str": 3, "date": 3, "datetime": 3, "dict": 4}
+_PIVOTED = ("int", "float", "num", "bool", "str", "date", "datetime")  # kinds the database pivots (see read_values)
 
 
 @dataclass
@@ -94,17 +95,24 @@ def read_values(model: type, owner_ids: "list[int] | Select[Any]") -> StoredValu
         }
         if not features:
             return out
-        # in the order of the owner index (ix_*_owner), which holds every column but value_json: these rows
-        # come from the index alone, unsorted; dict-typed features' rows (value_json) are read apart
+        # A feature that holds one scalar per owner (not a list, label or dict: add_values replaces its value)
+        # is pivoted by the database, one row per owner with a column per feature, read from the owner index
+        # (ix_*_owner) alone; the others' rows come in that index's order. Dict features' rows (value_json,
+        # not in the index) are read apart.
+        single = [f for f in features.values() if not f.dtype.is_list and f.dtype.kind in _PIVOTED]
         dict_ids = [fid for fid, f in features.items() if f.dtype.kind == "dict" and not f.dtype.is_cat]
         order = (owner_col, table.c.feature_id, table.c.id)
-        stmt = select(owner_col, table.c.feature_id, table.c.value_num, table.c.value_str).order_by(*order)
-        if dict_ids:
-            stmt = stmt.where(table.c.feature_id.not_in(dict_ids))
-        rows = [(*r, None) for r in _fetch(conn, stmt, owner_col, owner_ids, postgres)]
+        rows: list[tuple[Any, ...]] = []
+        if len(single) < len(features):
+            stmt = select(owner_col, table.c.feature_id, table.c.value_num, table.c.value_str).order_by(*order)
+            if single or dict_ids:
+                stmt = stmt.where(table.c.feature_id.not_in([f.id for f in single] + dict_ids))
+            rows = [(*r, None) for r in _fetch(conn, stmt, owner_col, owner_ids, postgres)]
         if dict_ids:
             stmt = select(owner_col, table.c.feature_id, table.c.value_json).where(table.c.feature_id.in_(dict_ids)).order_by(*order)
             rows += [(o, f, None, None, j) for o, f, j in _fetch(conn, stmt, owner_col, owner_ids, postgres)]
+        if single:
+            _add_pivoted(conn, out, table, owner_col, single, owner_ids, postgres)
         registries = {f.dtype.registry or "ULabel" for f in features.values() if f.dtype.is_cat}
         link_rows = []
         for registry in sorted(registries):
@@ -127,6 +135,23 @@ def read_values(model: type, owner_ids: "list[int] | Select[Any]") -> StoredValu
     used = [fid for fid in out.features if fid in out.values]
     out.features = {fid: out.features[fid] for fid in used}
     return out
+
+
+def _add_pivoted(conn: Any, out: StoredValues, table: Any, owner_col: Any, single: list[StoredFeature],
+                 owner_ids: Any, postgres: bool) -> None:
+    """One row per owner, a column per single-valued scalar feature (MAX of the one value it holds)."""
+    from sqlalchemy import case, func
+
+    columns = [
+        func.max(case((table.c.feature_id == f.id, table.c.value_num if _COLUMN[f.dtype.kind] == 2 else table.c.value_str)))
+        for f in single
+    ]
+    stmt = select(owner_col, *columns).where(table.c.feature_id.in_([f.id for f in single])).group_by(owner_col)
+    found = _fetch(conn, stmt, owner_col, owner_ids, postgres)
+    for i, feature in enumerate(single, start=1):
+        present = [r for r in found if r[i] is not None]
+        if present:
+            out.values[feature.id] = ([r[0] for r in present], _decode_all(feature.dtype.kind, [r[i] for r in present]))
 
 
 def _add_labels(conn: Any, out: StoredValues, link: Any, found: list[tuple[Any, ...]]) -> None:
