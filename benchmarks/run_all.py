@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-ORDER = ["core", "tracking", "query", "annotations", "validation", "openlineage_ingest", "prefect_overhead", "snakemake_overhead", "bionty"]
+ORDER = ["core", "tracking", "query", "annotations", "validation", "openlineage_ingest", "prefect_overhead", "snakemake_overhead", "bionty", "mapped"]
 EXTRA = {"nextflow_ingest": REPO / "integrations" / "nextflow" / "benchmarks" / "ingest_bench.py"}
 
 

@@ -15,7 +15,7 @@ import pytest
 from lamin_core.testing import BACKENDS, _pg_execute, _pg_schema_url
 
 TUTORIAL = Path(__file__).resolve().parents[1] / "examples" / "tutorial" / "tutorial.py"
-UNTIL = "bionty"  # AnnData, collections: issue "AnnData and composite schemas, collections"
+UNTIL = "collections"
 
 
 @pytest.mark.slow

@@ -74,6 +74,9 @@ def annotate_in(s: "Session", artifact: "Artifact", validation: "Validation", ne
     from .labels import link_labels
     from .schemas import feature_set_in
 
+    if hasattr(validation, "annotate_in"):  # an AnnData's, slot by slot (validate_anndata.py)
+        validation.annotate_in(s, artifact, new_ids or {})
+        return
     schema_id = validation.schema.id
     if schema_id is None:
         raise ValidationError("save the schema before saving an artifact validated against it: schema.save()")

@@ -266,6 +266,43 @@ def feature_set_in(s: "Session", features: list["Feature"]) -> int:
     return schema_id
 
 
+def member_set_in(s: "Session", itype: str, dtype: str | None, model: type, member_ids: list[int]) -> int:
+    """The id of the schema listing exactly these registry records (an AnnData's "var.T": the genes it measured).
+
+    Like `feature_set_in`: found by the hash of its definition (itype, dtype, the members' uids) or made, in the
+    caller's transaction. Gene members are written to `schema_genes`, in order, which queries by gene follow;
+    members of other registries count in the hash only.
+    """
+    from sqlalchemy import insert
+
+    from .. import ids
+    from ..db.upsert import lock_names
+    from ..models import Schema
+    from ..models.base import _current_branch_id, _current_user_id, utcnow
+    from ..models.bionty import Gene, schema_genes
+    from ..tracking.context import current_run_id
+
+    uid_of: dict[int, str] = {}
+    for i in range(0, len(member_ids), 5_000):  # within every backend's limit of bound parameters
+        chunk = member_ids[i:i + 5_000]
+        uid_of.update(s.execute(select(model.id, model.uid).where(model.id.in_(chunk))).tuples().all())
+    values = _normalize(None, {"itype": itype, "dtype": dtype})[2]
+    values.update(n=len(member_ids), flexible=False)
+    digest = definition_hash(_definition([uid_of[i] for i in member_ids], {}, values))
+    lock_names(s, [f"schema:{digest}"])
+    existing = s.execute(select(Schema.id).where(Schema.hash == digest)).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    now = utcnow()
+    row = {k: v for k, v in values.items() if k != "type"}
+    row.update(uid=ids.base62(Schema._uid_length), hash=digest, created_at=now, updated_at=now,
+               created_by_id=_current_user_id(), branch_id=_current_branch_id(), run_id=current_run_id())
+    schema_id = s.execute(insert(Schema.__table__).returning(Schema.__table__.c.id), [row]).scalar_one()
+    if model is Gene and member_ids:
+        s.execute(insert(schema_genes), [{"schema_id": schema_id, "gene_id": g, "position": i} for i, g in enumerate(member_ids)])
+    return schema_id
+
+
 # ---- reading ----
 
 
@@ -287,12 +324,17 @@ def slots_of(schema: "Schema") -> dict[str, "Schema"]:
 
 
 def members_of(schema: "Schema") -> Any:
-    """The features a schema lists, in order: a list before saving, a query set after."""
+    """The features (or, for a gene schema, the genes) a schema lists: a list before saving, a query set after."""
     from ..models import Feature
     from ..models.schema import schema_features
 
     if schema.id is None:
         return list(getattr(schema, "_pending_features", None) or [])
+    if (schema.itype or "").startswith("bionty.Gene"):
+        from ..models.bionty import Gene, schema_genes
+
+        genes = select(schema_genes.c.gene_id).where(schema_genes.c.schema_id == schema.id)
+        return Gene.objects().filter(Gene.id.in_(genes))
     listed = select(schema_features.c.feature_id).where(schema_features.c.schema_id == schema.id)
     return Feature.objects().filter(Feature.id.in_(listed))
 

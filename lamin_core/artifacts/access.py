@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 def storage_key(artifact: "Artifact") -> str:
     if artifact.managed:
-        return f".lamindb/{artifact.uid}{artifact.suffix or ''}"
+        from ..storage.managed import managed_key
+
+        return managed_key(artifact.uid, artifact.suffix)
     return artifact.key or ""
 
 
@@ -55,7 +57,14 @@ def cache(artifact: "Artifact", *, _track: bool = True) -> Path:
         if artifact.n_files is not None:  # a folder
             fs.get(uri.rstrip("/") + "/", str(local), recursive=True)
         else:
-            fs.get_file(uri, str(tmp))
+            from ..storage.progress import copy_progress, fsspec_callback
+
+            try:
+                with copy_progress(artifact.size, f"downloading {local.name}") as advance:
+                    fs.get_file(uri, str(tmp), callback=fsspec_callback(advance))
+            except BaseException:  # Ctrl-C or a broken connection: no partial file stays behind
+                tmp.unlink(missing_ok=True)
+                raise
             os.replace(tmp, local)  # a half-finished download never looks like a cached copy
     return local
 
@@ -86,6 +95,32 @@ def _read_h5ad(path: Path, **kw: Any) -> Any:
     return ad.read_h5ad(path, **kw)
 
 
+def _read_zarr(path: Path, **kw: Any) -> Any:
+    from .._optional import require
+
+    ad = require("anndata", extra="anndata", needed_for="loading .zarr AnnData artifacts")
+
+    return ad.read_zarr(path, **kw)
+
+
+def _open_zarr_anndata(path: Path) -> Any:
+    """An AnnData over a .zarr folder whose X stays on disk (a zarr array, or a sparse dataset read by slices).
+
+    anndata's own lazy reader (`anndata.experimental.read_lazy`) needs dask and xarray; this needs neither:
+    obs and var are read, X is not, layers and obsm are left out (load() reads everything).
+    """
+    import zarr
+
+    from .._optional import require
+
+    ad = require("anndata", extra="anndata", needed_for="opening .zarr AnnData artifacts")
+    group = zarr.open_group(str(path), mode="r")
+    x = group["X"] if "X" in group else None
+    if x is not None and not hasattr(x, "shape"):  # a sparse matrix is a group (data, indices, indptr)
+        x = ad.io.sparse_dataset(x)
+    return ad.AnnData(X=x, obs=ad.io.read_elem(group["obs"]), var=ad.io.read_elem(group["var"]))
+
+
 def _read_json(path: Path, **kw: Any) -> Any:
     with open(path) as f:
         return json.load(f, **kw)
@@ -100,6 +135,7 @@ LOADERS: dict[str, Callable[..., Any]] = {
     ".csv": _read_csv,
     ".tsv": _read_tsv,
     ".h5ad": _read_h5ad,
+    ".zarr": _read_zarr,
     ".json": _read_json,
     ".txt": _read_text,
     ".md": _read_text,
@@ -121,7 +157,7 @@ def load(artifact: "Artifact", **kwargs: Any) -> Any:
 
 
 def open_artifact(artifact: "Artifact", **kwargs: Any) -> Any:
-    """Stream without loading: a pyarrow dataset for parquet, a backed AnnData for h5ad."""
+    """Stream without loading: a pyarrow dataset for parquet, a backed AnnData for h5ad and zarr (X stays on disk)."""
     suffix = (artifact.suffix or "").lower()
     if suffix == ".parquet" or (artifact.n_files and artifact.otype == "DataFrame"):
         import pyarrow.dataset as pads
@@ -138,7 +174,9 @@ def open_artifact(artifact: "Artifact", **kwargs: Any) -> Any:
         ad = require("anndata", extra="anndata", needed_for="opening .h5ad artifacts")
 
         return ad.read_h5ad(cache(artifact), backed="r", **kwargs)
-    raise NotImplementedError(f"open() streams .parquet and .h5ad artifacts, not {suffix or 'this artifact'}; use load() or cache()")
+    if suffix == ".zarr" and artifact.otype == "AnnData":
+        return _open_zarr_anndata(cache(artifact))
+    raise NotImplementedError(f"open() streams .parquet, .h5ad and .zarr (AnnData) artifacts, not {suffix or 'this artifact'}; use load() or cache()")
 
 
 def _mark_input(artifact: "Artifact") -> None:

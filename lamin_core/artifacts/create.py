@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +72,8 @@ def init_artifact(
         artifact.run = run
     artifact._revises = revises
     artifact._owned_source = _owned
+    if not artifact.managed:
+        artifact._placed_key = artifact.key  # its data lies there: save() refuses another key
 
 
 def _local_fields(source: str, key: str | None) -> dict[str, Any]:
@@ -159,23 +163,60 @@ def _validate(df: Any, schema: Any) -> Any:
     return validate_dataframe(df, schema)
 
 
-def from_anndata(adata: Any, *, key: str | None = None, description: str | None = None, **kwargs: Any) -> "Artifact":
+def from_anndata(
+    adata: Any, *, key: str | None = None, description: str | None = None, schema: Any = None, **kwargs: Any
+) -> "Artifact":
+    """An .h5ad file, or a .zarr folder when the key ends with .zarr (`format="zarr"`), written from `adata`.
+
+    With `schema` (a composite: `ln.Schema(otype="AnnData", slots={...})`) every slot is validated first,
+    raising one `ln.errors.ValidationError` that names each slot, column and bad value (nothing written);
+    `save()` then links each slot's feature set to the artifact in its own transaction.
+    """
     from ..models import Artifact
 
-    path = _scratch_file(".h5ad")
-    adata.write_h5ad(path)
-    artifact = Artifact(path, key=key, description=description, otype="AnnData", _owned=True, **kwargs)
-    artifact.suffix = ".h5ad"
+    fmt = kwargs.pop("format", None) or ("zarr" if key is not None and key.rstrip("/").endswith(".zarr") else "h5ad")
+    if fmt not in ("h5ad", "zarr"):
+        raise ValueError(f"format must be 'h5ad' or 'zarr', not {fmt!r}")
+    suffix = f".{fmt}"
+    if key is not None and suffix_of(key) not in ("", suffix):
+        raise ValueError(f"an AnnData is saved as {suffix}: the key should end with {suffix}, not {suffix_of(key)}")
+    validation = None
+    if schema is not None:
+        from ..annotate.validate_anndata import validate_anndata
+        from ..models import Schema
+
+        if not isinstance(schema, Schema):
+            from ..errors import ValidationError
+
+            raise ValidationError(f"schema= takes an ln.Schema, not {schema!r}")
+        validation = validate_anndata(adata, schema)
+    if fmt == "zarr":
+        path = _scratch_file(".zarr")
+        os.remove(path)  # a folder goes where the placeholder file was
+        adata.write_zarr(path)
+        # save() copies a folder in (it renames only owned files): the scratch folder goes with this object
+        artifact = Artifact(path, key=key, description=description, otype="AnnData", **kwargs)
+        weakref.finalize(artifact, shutil.rmtree, path, True)
+    else:
+        path = _scratch_file(".h5ad")
+        adata.write_h5ad(path)
+        artifact = Artifact(path, key=key, description=description, otype="AnnData", _owned=True, **kwargs)
+    artifact.suffix = suffix
+    if validation is not None:
+        artifact.schema_id = schema.id
+        artifact._validation = validation  # save() writes the annotations in the artifact's transaction
     return artifact
 
 
 def _scratch_file(suffix: str) -> str:
     from ..db import engine as db
     from ..setup.settings import cache_dir
+    from ..storage.managed import staging_prefix
 
-    # beside the instance's local storage when there is one, so save() can move it instead of copying
+    # in this process's staging folder of the instance's local storage when there is one, so save() can move
+    # it instead of copying, and `lamin gc` removes it if the process dies before saving
     root = db.settings().storage_root
-    folder = Path(root, ".lamindb", "_scratch") if is_local(root) else cache_dir() / "_scratch"
+    folder = Path(root, staging_prefix()) if is_local(root) else cache_dir() / "_scratch"
     folder.mkdir(parents=True, exist_ok=True)
     fd, path = tempfile.mkstemp(suffix=suffix, dir=folder)
     os.close(fd)

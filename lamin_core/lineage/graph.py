@@ -5,7 +5,8 @@ The graph goes upstream from the record: an artifact's run, that run's inputs, t
 tracked script is one artifact, so the two runs meet). Runs also show the run that initiated them (a
 step its flow, a flow the tracked script), dashed. A run's own outputs are shown too.
 `transform.view_lineage()` folds the graph of the transform's runs to transforms: which transforms
-fed this one. A collection's graph is that of its artifacts.
+fed this one. A collection's graph is that of its artifacts and of the run that saved it; a run's input
+collections feed it, their members feed them.
 
 Rendering: Graphviz `dot` to SVG or PNG (inline in Jupyter via `_repr_svg_`), and a plain-text tree
 where `dot` is missing or a terminal is all there is. The graph is built with one query per level and
@@ -115,10 +116,10 @@ class LineageGraph:
                 last = i == len(ups) - 1
                 if kind == "initiated":
                     verb = "initiated by"
-                elif self.nodes[node_id].kind == "collection":
+                elif self.nodes[node_id].kind == "collection" and self.nodes[up].kind == "artifact":
                     verb = "member"
                 else:
-                    verb = "input" if self.nodes[up].kind == "artifact" else "from"
+                    verb = "input" if self.nodes[up].kind in ("artifact", "collection") else "from"
                 repeat = up in seen
                 lines.append(f"{prefix}{'└── ' if last else '├── '}{verb} {self._describe(up)}{' (see above)' if repeat else ''}")
                 if not repeat:
@@ -200,7 +201,10 @@ def build_graph(record: Any, depth: int = 3) -> LineageGraph:
         members = list(record.artifacts)
         for a in members:
             graph.add_edge(f"a{a.id}", graph.focus)
-        _expand(graph, artifacts=members, runs=[], depth=depth)
+        runs = [record.run] if record.run is not None else []  # the run that saved the collection
+        for r in runs:
+            graph.add_edge(f"r{r.id}", graph.focus)
+        _expand(graph, artifacts=members, runs=runs, depth=depth)
         return graph
     if isinstance(record, Artifact):
         graph = LineageGraph(focus=f"a{record.id}")
@@ -254,17 +258,44 @@ def _expand(graph: LineageGraph, artifacts: list["Artifact"], runs: list["Run"],
                 .where(run_input_artifacts.c.run_id.in_([r.id for r in frontier_runs]))
                 .order_by(Artifact.id)
             ).all()
+            rows += _collection_inputs(s, graph, [r.id for r in frontier_runs])
             frontier_artifacts = []
             for run_id, a in rows:
                 if f"a{a.id}" not in graph.nodes:
                     graph.nodes[f"a{a.id}"] = _artifact_node(a)
                     frontier_artifacts.append(a)
-                graph.add_edge(f"a{a.id}", f"r{run_id}")
+                if run_id is not None:
+                    graph.add_edge(f"a{a.id}", f"r{run_id}")
             frontier_runs = []
         # drop edges to runs beyond the depth (an artifact's producer we did not load)
         graph.edges[:] = [e for e in graph.edges if e[0] in graph.nodes and e[1] in graph.nodes]
         graph._edge_set = set(graph.edges)
         _add_initiators(s, graph, list(all_runs.values()))
+
+
+def _collection_inputs(s: Any, graph: LineageGraph, run_ids: list[int]) -> list[tuple[int | None, "Artifact"]]:
+    """Collections the runs used: a node feeding each run; their members are returned to expand (no run edge)."""
+    from sqlalchemy import select
+
+    from ..models import Artifact, Collection
+    from ..models.collection import collection_artifacts, run_input_collections
+
+    used = s.execute(
+        select(run_input_collections.c.run_id, Collection).join(Collection, Collection.id == run_input_collections.c.collection_id)
+        .where(run_input_collections.c.run_id.in_(run_ids))
+    ).all()
+    for run_id, c in used:
+        graph.nodes.setdefault(f"c{c.id}", Node(id=f"c{c.id}", kind="collection", label=c.key, uid=c.uid))
+        graph.add_edge(f"c{c.id}", f"r{run_id}")
+    if not used:
+        return []
+    rows = s.execute(
+        select(collection_artifacts.c.collection_id, Artifact).join(Artifact, Artifact.id == collection_artifacts.c.artifact_id)
+        .where(collection_artifacts.c.collection_id.in_({c.id for _, c in used})).order_by(collection_artifacts.c.position)
+    ).all()
+    for collection_id, a in rows:
+        graph.add_edge(f"a{a.id}", f"c{collection_id}")
+    return [(None, a) for _, a in rows]
 
 
 def _add_initiators(s: Any, graph: LineageGraph, runs: list["Run"]) -> None:

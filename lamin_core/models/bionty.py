@@ -16,11 +16,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from .annotations import declare_label_registry
 from .base import Base, SQLRecord, utcnow
+from .schema import Schema
 
 
 class Source(SQLRecord):
@@ -244,6 +245,19 @@ class Gene(_BioRecord):
     organism_id: Mapped[int | None] = mapped_column(ForeignKey("organisms.id"), default=None, index=True)
 
     organism: Mapped["Organism | None"] = relationship(foreign_keys=[organism_id])
+
+
+# the genes a gene schema lists (the "var.T" feature set of an AnnData: the genes it measured), in order;
+# `ln.Schema.filter(genes__symbol="CD8A")` follows it. A gene in a schema cannot be deleted (no cascade).
+schema_genes = Table(
+    "schema_genes",
+    Base.metadata,
+    Column("schema_id", ForeignKey("schemas.id", ondelete="CASCADE"), primary_key=True),
+    Column("gene_id", ForeignKey("genes.id"), primary_key=True, index=True),
+    Column("position", Integer, nullable=False, default=0),
+)
+Schema.genes = relationship(Gene, secondary=schema_genes, viewonly=True, order_by=schema_genes.c.position)  # type: ignore[attr-defined]
+Gene.schemas = relationship(Schema, secondary=schema_genes, viewonly=True, order_by=Schema.id)  # type: ignore[attr-defined]
 
 
 ONTOLOGY_REGISTRIES: tuple[type[_OntologyRecord], ...] = (

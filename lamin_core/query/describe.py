@@ -160,6 +160,11 @@ def _transform(transform: Any, tree: "Tree") -> None:
 
 
 def _collection(collection: Any, tree: "Tree") -> None:
+    run = collection.run
+    if run is not None:
+        lineage = tree.add("[bold]Lineage[/bold]")
+        lineage.add(f"transform: {_esc(run.transform.key)} [dim]({run.transform.kind})[/dim]")
+        lineage.add(f"run: {run.uid} [dim]({_status(run.status)}, started {_fmt(run.started_at)})[/dim]")
     node = tree.add(f"[bold]artifacts[/bold] ({len(collection.artifacts)})")
     for a in collection.artifacts[:SHOW_RELATED]:
         node.add(_artifact_label(a))
@@ -186,7 +191,8 @@ def _feature_sets(artifact: Any, tree: "Tree") -> None:
 
     if artifact.schema_id is not None:
         schema = artifact.schema
-        tree.children[0].add(f"schema: {_esc(schema.name or schema.uid)} [dim]{schema.uid}[/dim]")
+        slots = ", ".join(schema.slots)  # a composite's slots: "obs, var.T"
+        tree.children[0].add(f"schema: {_esc(schema.name or schema.uid)} [dim]{schema.uid}{' slots: ' + slots if slots else ''}[/dim]")
     with db.read() as s:
         slots = list(s.execute(
             select(artifact_schemas.c.slot, Schema).join(Schema, Schema.id == artifact_schemas.c.schema_id)
@@ -197,7 +203,7 @@ def _feature_sets(artifact: Any, tree: "Tree") -> None:
         node = tree.add("[bold]Dataset features[/bold]")
         for slot, schema in slots:
             members = list(schema.features)
-            what = f"{len(members)} features" if members or not schema.itype else _esc(schema.itype)
+            what = f"{len(members)} features" if members or not schema.itype else _esc(f"{schema.n or ''} {schema.itype}".strip())
             sub = node.add(f"{_esc(slot)} [dim]({what})[/dim]")
             for f in members[:SHOW_RELATED]:
                 sub.add(f"{_esc(f.name)} [dim]{_esc(f.dtype)}[/dim]")

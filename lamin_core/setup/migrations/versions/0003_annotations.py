@@ -1,5 +1,5 @@
 """annotations: ulabels, records, features, schemas, their link and feature-value tables, artifacts.schema_id,
-branches.status
+branches.status, run_input_collections
 
 Revision ID: 0003
 Revises: 0002
@@ -17,6 +17,7 @@ NEW_TABLES = (
     "ulabels", "ulabel_parents", "records", "features", "schemas", "schema_features", "schema_components",
     "artifact_ulabels", "run_ulabels", "record_ulabels", "artifact_records", "run_records",
     "artifact_feature_values", "run_feature_values", "record_feature_values", "artifact_schemas",
+    "run_input_collections",
 )
 
 

@@ -1,5 +1,6 @@
 """bionty: sources, the ontology registries (cell types, tissues, diseases, experimental factors, phenotypes,
-developmental stages, ethnicities, cell lines, organisms), genes, their hierarchies and label-link tables
+developmental stages, ethnicities, cell lines, organisms), genes, their hierarchies and label-link tables,
+the genes of gene schemas (schema_genes)
 
 Revision ID: 0004
 Revises: 0003
@@ -15,7 +16,7 @@ depends_on = None
 # parents before children: a table's foreign keys name tables created before it
 NEW_TABLES = (
     "bionty_sources", "cell_lines", "cell_types", "developmental_stages", "diseases", "ethnicities",
-    "experimental_factors", "organisms", "phenotypes", "tissues", "genes",
+    "experimental_factors", "organisms", "phenotypes", "tissues", "genes", "schema_genes",
     "cell_line_parents", "cell_type_parents", "developmental_stage_parents", "disease_parents", "ethnicity_parents",
     "experimental_factor_parents", "organism_parents", "phenotype_parents", "tissue_parents",
     "artifact_cell_lines", "artifact_cell_types", "artifact_developmental_stages", "artifact_diseases",
