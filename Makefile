@@ -16,7 +16,7 @@ install: $(STAMP)
 $(STAMP): $(PROJECTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[data,s3,test,bionty]' -e ./openlineage -e ./integrations/prefect \
+	$(BIN)/python -m pip install -q -e '.[data,s3,test,bionty]' -e './openlineage[test]' -e ./integrations/prefect \
 		-e ./integrations/nextflow -e ./integrations/snakemake/logger -e ./integrations/snakemake/storage
 	touch $(STAMP)
 
@@ -24,6 +24,7 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 test: $(STAMP)
+	bash scripts/system-deps.sh
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -130,6 +130,7 @@ def main() -> int:
         print(f"{registry.__name__:<10} {registry.filter().count():>5} records")
     print(ln.Transform.to_dataframe(limit=20)[["uid", "key", "kind", "version"]].to_string())
     print(f"\ninspect it yourself:  LAMIN_HOME={DEMO / 'home'} {BIN / 'python'}  then  import lamin_core as ln")
+    print(f"see it in a browser:  LAMIN_HOME={DEMO / 'home'} {BIN / 'lamin'} serve  then open http://127.0.0.1:8000/  (the lineage explorer)")
     return 0
 
 

@@ -8,6 +8,7 @@ Routes:
 - `GET /healthz`: 200 `{"status": "ok"}` (no token needed: load balancers probe it).
 - Marquez's read API (`GET /api/v1/lineage?nodeId=...`, `/api/v1/namespaces/...`, `/api/v1/runs/{id}`,
   `/api/v1/search`), so that Marquez's web UI, `marquez-python` and scripts read the instance: see `marquez_api`.
+- the lineage explorer's web pages: `GET /` and `/ui/...` (see `lamin_openlineage.explorer`).
 - whatever the entry-point group `lamin_core.routes` adds (see `lamin_openlineage.http` for what those
   routes share).
 
@@ -44,7 +45,7 @@ async def post_lineage(request: Request) -> JSONResponse:
 
     body = await read_json(request)
     event = parse_event(body)  # OpenLineageEventError (a ValueError with .field) -> 400
-    return await record_event(request, event)
+    return await record_event(request, event, ingested=True)  # from an OpenLineage producer: not forwarded back
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -94,6 +95,7 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
 # and PostgreSQL ingest fell (8 threads: ~330 events/s, 1: ~450 with the same code). Parallelism comes
 # from worker processes (`--workers`).
 DB_THREADS = 1
+FORWARD_POLL_S = 5.0  # how often `lamin serve` looks for outbox rows that other processes left
 
 
 def create_app(
@@ -107,19 +109,23 @@ def create_app(
     from anyio import CapacityLimiter
     from sqlalchemy.exc import DataError
 
+    from .explorer import ExplorerGate
+    from .explorer import routes as explorer_routes
     from .marquez_api import routes as marquez_routes
 
     routes: list[BaseRoute] = [
         Route("/api/v1/lineage", post_lineage, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         *marquez_routes(),  # Marquez's read API: GET /api/v1/lineage, /namespaces/..., /runs/{id}, /search
+        *explorer_routes(),  # the lineage explorer's pages: GET / and /ui/... (see explorer/)
     ]
     if load_plugins:
         routes.extend(plugin_routes())
     config = ServerConfig(token=token or None, max_body_bytes=max_body_bytes)
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(GuardMiddleware, config=config)],
+        # the explorer's gate first: it turns its login cookie into the Authorization header the guard checks
+        middleware=[Middleware(ExplorerGate, config=config), Middleware(GuardMiddleware, config=config)],
         exception_handlers={
             HTTPError: _http_error,
             ValueError: _value_error,
@@ -136,7 +142,13 @@ def create_app(
 
 
 def app_from_env() -> Starlette:
-    """Factory for `uvicorn --factory` and multi-worker runs: settings from the `LAMIN_SERVE_*` variables."""
+    """Factory for `uvicorn --factory` and multi-worker runs: settings from the `LAMIN_SERVE_*` variables.
+
+    With live forwarding configured (`LAMIN_OPENLINEAGE_URL`, `ln.settings.openlineage_url`), the server is a
+    sender too: a thread delivers what it records and, every `FORWARD_POLL_S`, what other processes left."""
+    from lamin_core.lineage.forwarding import kick
+
+    kick(poll_s=FORWARD_POLL_S)
     return create_app(
         token=os.environ.get("LAMIN_SERVE_TOKEN") or None,
         max_body_bytes=int(float(os.environ.get("LAMIN_SERVE_MAX_BODY_MB", "10")) * 1024 * 1024),
