@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ..db.upsert import insert_ignore
 from ..tracking.redact import redact
+from .annotations import annotate_batch
 from .artifact_book import ArtifactBook, ArtifactRow
 from .datasets import ResolvedDataset
 from .events import Job, LineageEvent
+from .outbox import forward_pending
 from .recorded import Recorded
 from .runs import RunRef, RunRow, apply_event, create_runs, learn_job, load_runs, write_runs
 
@@ -55,6 +57,12 @@ def write_batch(s: "Session", events: Sequence[LineageEvent], identities: list[s
     book.write()
     write_runs(s, list(runs.values()))
     _write_links_and_log(s, pending)
+    from ..collections.lineage import link_input_collections  # a step that named a collection as its input
+
+    inputs_of = dict(zip(identities, resolved))
+    link_input_collections(s, [(p[0].id, rd) for p in pending for rd in inputs_of[p[1]][0]])
+    annotate_batch(s, pending, dict(zip(identities, resolved)))  # engine metadata as feature values (lineage/annotations.py)
+    forward_pending(s, pending, dict(zip(identities, resolved)))  # live forwarding's outbox rows (lineage/outbox.py)
     new = iter(Recorded(run.id, run.uid, run.transform_id, is_new=True, input_ids=[a.id for a in ins],
                         output_ids=[a.id for a in outs]) for run, _, _, ins, outs in pending)
     return [r if r is not None else next(new) for r in results]

@@ -18,6 +18,14 @@ from typing import Any, Literal, Mapping, Sequence
 EventType = Literal["START", "RUNNING", "COMPLETE", "FAIL", "ABORT", "OTHER"]
 EVENT_TYPES: tuple[str, ...] = ("START", "RUNNING", "COMPLETE", "FAIL", "ABORT", "OTHER")
 
+# How an event's annotations become feature values (lamin_core/lineage/annotations.py):
+#   "none"      nothing is annotated
+#   "existing"  only features (and labels) that exist in the instance get values: the registry stays curated
+#   "auto"      missing features are made, typed from the values, under a feature type named after the
+#               engine (`LineageEvent.engine`), and missing ULabels of label-typed values are made too
+AnnotateMode = Literal["none", "existing", "auto"]
+ANNOTATE_MODES: tuple[str, ...] = ("none", "existing", "auto")
+
 # Run.status that each event type moves a run to; OTHER leaves the status alone.
 STATUS_OF_EVENT: dict[str, str | None] = {
     "START": "started",
@@ -67,6 +75,9 @@ class RunInfo:
     error_message: str | None = None
     attempt: int | None = None  # retries: the run's status is that of its last attempt
     name: str | None = None
+    # {feature name: value} for the run and, unless a dataset says otherwise, the event's outputs: a
+    # Snakemake job's wildcards and params, a Prefect task's parameters, a Nextflow task's `meta` map
+    annotations: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,14 @@ class Dataset:
     # opened (the open may have failed, the file may have been temporary): the recording process checks,
     # so the engine's process saves a system call per file
     only_if_file: bool = False
+    # {feature name: value} of this dataset, on top of the run's annotations (OpenLineage's data quality
+    # metrics); `labels`: {feature name: label names}, values that are labels (OpenLineage's tags), so
+    # that `auto` makes the feature label-typed and the labels ULabels; `columns`: the dataset's
+    # (column name, type) pairs (OpenLineage's schema facet), its feature set
+    annotations: Mapping[str, Any] | None = None
+    labels: Mapping[str, Sequence[str]] | None = None
+    columns: Sequence[tuple[str, str]] | None = None
+    inherit_run_annotations: bool = True  # False: the run's annotations are not this output's
 
 
 @dataclass(frozen=True)
@@ -101,6 +120,8 @@ class LineageEvent:
     inputs: Sequence[Dataset] = ()
     outputs: Sequence[Dataset] = ()
     producer: str = ""
+    annotate: AnnotateMode = "existing"
+    engine: str | None = None  # `auto` makes features under a feature type of this name ("snakemake")
 
     @property
     def identity(self) -> tuple[str, str, str, str]:

@@ -40,6 +40,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from .events import EVENT_TYPES, Dataset, Job, LineageEvent, ParentRun, RunInfo
+from .openlineage_facets import ENGINE as OPENLINEAGE_ENGINE, annotate_mode, dataset_annotations
 
 SPEC_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 RUN_EVENT_SCHEMA_URL = SPEC_URL + "#/$defs/RunEvent"
@@ -274,6 +275,7 @@ def _dataset(d: Any, path: str, extra_key: str) -> Dataset:
     if size is not None:
         _expect(size, int, f"{path}.facets.lamin_dataset.size", "an integer")
     lpath = f"{path}.facets.lamin_dataset"
+    annotations, labels, columns = dataset_annotations(facets)  # schema, tags, metrics (openlineage_facets.py)
     return Dataset(
         namespace=_str(d, "namespace", path) or "",
         name=_str(d, "name", path) or "",
@@ -283,6 +285,9 @@ def _dataset(d: Any, path: str, extra_key: str) -> Dataset:
         hash_type=_str(lamin, "hashType", lpath, required=False),
         size=size,
         storage_root=_str(lamin, "storageRoot", lpath, required=False),
+        annotations=annotations,
+        labels=labels,
+        columns=columns,
     )
 
 
@@ -312,6 +317,7 @@ def from_openlineage(d: Mapping[str, Any]) -> LineageEvent:
     run_info = _run(run)
     lamin_run = (run.get("facets") or {}).get("lamin_run") or {}
     producer = lamin_run.get("producer") if isinstance(lamin_run.get("producer"), str) else None
+    mode = annotate_mode(lamin_run)
     return LineageEvent(
         event_type=event_type,  # type: ignore[arg-type]  # checked against EVENT_TYPES above
         event_time=parse_event_time(d["eventTime"]),
@@ -320,6 +326,8 @@ def from_openlineage(d: Mapping[str, Any]) -> LineageEvent:
         inputs=_datasets(d, "inputs", "inputFacets"),
         outputs=_datasets(d, "outputs", "outputFacets"),
         producer=producer if producer is not None else (d.get("producer") if isinstance(d.get("producer"), str) else ""),
+        annotate=mode,  # type: ignore[arg-type]
+        engine=OPENLINEAGE_ENGINE if mode == "auto" else None,  # only `auto` names the engine (its feature type)
     )
 
 

@@ -112,14 +112,15 @@ class _Call:
 
     def __init__(self, spec: _Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         from ..lineage.events import LineageEvent, RunInfo
-        from .params import bound_params, clean_params
+        from .params import annotation_values, bound_params, clean_params
 
         self.spec = spec
         job = spec.job()
         reference = str(uuid.uuid4())  # what OpenLineage expects of a runId, should the run be exported
         raw = bound_params(spec.signature, args, kwargs)
         info = RunInfo(
-            run_id=reference, reference_type=REFERENCE_TYPE, parent=context.current_parent(), params=clean_params(raw)
+            run_id=reference, reference_type=REFERENCE_TYPE, parent=context.current_parent(), params=clean_params(raw),
+            annotations=annotation_values(raw),  # params that existing features name become the run's feature values
         )
         self.start_event = LineageEvent("START", _now(), job, info, producer=PRODUCER)
         self.run: "Run | None" = None

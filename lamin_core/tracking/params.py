@@ -71,3 +71,23 @@ def bound_params(signature: inspect.Signature, args: tuple[Any, ...], kwargs: di
         else:
             out[name] = value
     return out
+
+
+def annotation_values(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The params that can be feature values of the run (`lamin_core/lineage/annotations.py`): strings,
+    numbers, bools, dates and lists of these; secret-looking names never. None when there are none."""
+    import datetime as dt
+
+    from .redact import is_secret_name
+
+    if not params:
+        return None
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        if is_secret_name(str(name)):
+            continue
+        if isinstance(value, (str, bool, int, float, dt.date)):
+            out[str(name)] = value
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, (str, bool, int, float)) for v in value):
+            out[str(name)] = list(value)
+    return out or None

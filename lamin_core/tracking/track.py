@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lamin_core")
 CLOSE_SIGNALS = ("SIGTERM", "SIGHUP")
+_EVENT_OF_STATUS = {"completed": "COMPLETE", "errored": "FAIL", "aborted": "ABORT"}  # OpenLineage eventType
 MAX_ATTEMPTS = 8
 T = TypeVar("T")
 
@@ -70,7 +71,8 @@ def track(
     """Track the running script or notebook (or `transform`) as a new Run; returns it.
 
     - `transform`: a Transform (saved or not), or the uid or key of a saved one, instead of the file;
-    - `params`: the run's parameters (JSON values; secret-looking names are redacted);
+    - `params`: the run's parameters (JSON values; secret-looking names are redacted); those named like
+      existing features are also the run's feature values (`ln.Run.filter(learning_rate=0.01)`);
     - `plan`: a plan linked as `run.plan`: a file (saved as an artifact with `kind="plan"` at key
       `.plans/<file name>`), the key of a plan saved before (`lamin save .cursor/plans/x.md` ->
       `plan=".plans/x.md"`), or a saved Artifact;
@@ -78,10 +80,12 @@ def track(
     """
     from ..artifacts.text import text_artifact
     from ..db import engine as db
+    from ..lineage.outbox import forward_tracked_run
     from ..lineage.transforms import upsert_transform
     from ..models import Run
     from .environment import environment_text, host, run_facets
-    from .params import clean_params
+    from ..lineage.annotations import annotate_owner
+    from .params import annotation_values, clean_params
     from .source import running_path, source_of
 
     previous = _state["tracked"]
@@ -102,6 +106,7 @@ def track(
     plan_artifact = _plan_artifact(plan) if plan is not None else None
     facets = run_facets(sys.argv)
     clean = clean_params(params)
+    values = annotation_values(params)
     now = datetime.now(timezone.utc)
     from ..storage.hashing import hash_bytes
 
@@ -137,6 +142,9 @@ def track(
         run.plan_id = plan_id
         s.add(run)
         s.flush()
+        if values:  # params that existing features name: the run's feature values, in this transaction
+            annotate_owner(s, "Run", run.id, values)
+        forward_tracked_run(s, run, "START", when=now)  # live OpenLineage forwarding, when configured
         return t, run
 
     t, run = _write_retrying(insert, names)
@@ -192,6 +200,7 @@ def _close(
 
     from ..artifacts.text import text_artifact
     from ..db import engine as db
+    from ..lineage.outbox import forward_tracked_run
     from ..models import Run
     from ..storage.hashing import hash_bytes
 
@@ -218,6 +227,7 @@ def _close(
             values["report_id"] = artifact.id
         # an UPDATE by id: after an exception the session may have expired or dropped the Run object
         s.execute(update(Run).where(Run.id == run.id).values(**values))
+        forward_tracked_run(s, run, _EVENT_OF_STATUS[status], when=values["finished_at"], error=reason if status != "completed" else None)
 
     _write_retrying(close, [f"hash:{hash_bytes(report.encode())}"] if report is not None else [])
     from sqlalchemy.orm.attributes import set_committed_value

@@ -1,4 +1,4 @@
-"""`lamin nextflow ingest DIR [--trace FILE] [--intermediates] [--lineage-store PATH]`.
+"""`lamin nextflow ingest DIR [--trace FILE] [--intermediates] [--lineage-store PATH] [--annotate MODE]`.
 
 Found by `lamin` through the entry-point group `lamin_core.commands` (name `nextflow`). Exit codes
 (interfaces.md): 0 everything imported, 1 part of it (what was skipped is printed), 2 nothing usable.
@@ -34,6 +34,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("--intermediates", action="store_true", help="also register the tasks' work/ files")
     ingest.add_argument("--lineage-store", metavar="PATH", type=Path, help="the lineage store (lineage.store.location)")
+    ingest.add_argument(
+        "--annotate",
+        choices=("none", "existing", "auto"),
+        default="existing",
+        help="how each task's meta map, tag and samplesheet row annotate its run and published outputs: only "
+        "features that exist (existing, the default), missing ones created under the feature type 'nextflow' "
+        "(auto), or not at all (none)",
+    )
     return parser
 
 
@@ -68,6 +76,7 @@ def main(argv: list[str]) -> int:
             trace_files=[t.resolve() for t in args.trace] if args.trace else None,
             lineage_store=args.lineage_store.resolve() if args.lineage_store else None,
             intermediates=args.intermediates,
+            annotate=args.annotate,
         )
     except Exception as exc:  # e.g. no instance connected: a message, not a traceback
         print(f"lamin nextflow ingest: {exc}", file=sys.stderr)

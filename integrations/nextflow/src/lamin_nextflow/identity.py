@@ -111,6 +111,7 @@ def task_run(
     facets: dict[str, Any] | None = None,
     params: dict[str, Any] | None = None,
     error_message: str | None = None,
+    annotations: dict[str, Any] | None = None,
 ) -> RunInfo:
     return RunInfo(
         run_id=task_hash,
@@ -121,6 +122,7 @@ def task_run(
         error_message=error_message,
         attempt=attempt,
         name=name,
+        annotations=annotations or None,  # meta, tag, samplesheet row (annotations.py)
     )
 
 

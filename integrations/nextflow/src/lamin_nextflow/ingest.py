@@ -135,10 +135,10 @@ class IngestResult:
         return 1 if self.skipped else 0
 
 
-def plan(sources: Sources, *, intermediates: bool = False) -> IngestResult:
+def plan(sources: Sources, *, intermediates: bool = False, annotate: str = "existing") -> IngestResult:
     """The pure part: sources -> assembled runs -> events (nothing is recorded)."""
     assembly = assemble(sources.store, sources.traces, sources.manifests, sources.history, sources.skipped)
-    translation = translate(assembly.runs, intermediates=intermediates, schema=sources.schema)
+    translation = translate(assembly.runs, intermediates=intermediates, schema=sources.schema, annotate=annotate)
     return IngestResult(
         runs=len(assembly.runs),
         tasks=sum(len(b.tasks) for b in assembly.runs),
@@ -156,6 +156,7 @@ def ingest(
     lineage_store: Path | None = None,
     intermediates: bool = False,
     record: Callable[[Any], Any] | None = None,
+    annotate: str = "existing",
 ) -> IngestResult:
     """Find, translate and record one directory's runs. `record` defaults to `lamin_core.lineage.record`."""
     sources = find_sources(directory, trace_files=trace_files, lineage_store=lineage_store)
@@ -166,7 +167,7 @@ def ingest(
                     "or .nextflow/history)")
         )
         return result
-    result = plan(sources, intermediates=intermediates)
+    result = plan(sources, intermediates=intermediates, annotate=annotate)
     if record is None:
         from lamin_core.lineage import record as default_record  # lazy: SQLAlchemy and the models
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 from lamin_core.lineage import Dataset, Job, LineageEvent, RunInfo
 
 from ._util import task_hash_from_path, work_key
+from .annotations import ENGINE, read_samplesheet, task_annotations
 from .assemble import PipelineBundle, Task, local_missing
 from .identity import PRODUCER, dataset, pipeline_job, pipeline_run, process_job, storage_root_for, task_run
 from .lineage_store import lid_key
@@ -151,11 +152,13 @@ class Translator:
     """Turns assembled runs into events; one instance per import (it holds the file index)."""
 
     def __init__(
-        self, bundles: list[PipelineBundle], *, intermediates: bool = False, schema: ParamSchema | None = None
+        self, bundles: list[PipelineBundle], *, intermediates: bool = False, schema: ParamSchema | None = None,
+        annotate: str = "existing",
     ) -> None:
         self.bundles = bundles
         self.intermediates = intermediates
         self.schema = schema
+        self.annotate = annotate  # how tasks' meta, tag and samplesheet rows annotate them (annotations.py)
         self.files = FileIndex.build(bundles)
         self.jobs = {b.run_id: pipeline_job(b.meta) for b in bundles}
         self.out = Translation()
@@ -163,6 +166,8 @@ class Translator:
     def run(self) -> Translation:
         for bundle in self.bundles:
             self.pipeline(bundle)
+        if self.annotate != "existing":  # the contract's default needs no copy
+            self.out.events = [replace(e, annotate=self.annotate, engine=ENGINE) for e in self.out.events]  # type: ignore[arg-type]
         return self.out
 
     def _datasets(self, refs: list[FileRef], roots: list[str | None], what: str) -> list[Dataset]:
@@ -195,8 +200,9 @@ class Translator:
         roots = [meta.output_dir, meta.work_dir, meta.launch_dir]
         run = pipeline_run(meta, params)
         self.out.events.append(make_event("START", start, job, run))
+        sheet = read_samplesheet(params, meta.launch_dir) if self.annotate != "none" else {}
         for task in bundle.tasks:
-            self.task(task, job, bundle.run_id, roots, start, end)
+            self.task(task, job, bundle.run_id, roots, start, end, sheet)
         foreign: dict[int, tuple[Task, str, list[FileRef]]] = {}
         for task, owner, ref in bundle.foreign:  # -resume: published again from a task of an earlier run
             foreign.setdefault(id(task), (task, owner, []))[2].append(ref)
@@ -237,11 +243,14 @@ class Translator:
         return refs
 
     def task(
-        self, task: Task, pjob: Job, run_ref: str, roots: list[str | None], start: datetime, end: datetime | None
+        self, task: Task, pjob: Job, run_ref: str, roots: list[str | None], start: datetime, end: datetime | None,
+        sheet: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         job = process_job(pjob, task.process)
         facets = task_facets(task)
         params = task.record.values if task.record else None
+        tag = next((a.tag for a in reversed(task.attempts) if a.tag), None)
+        annotations = task_annotations(params, tag, sheet or {}) if self.annotate != "none" else None
         inputs, upstream = [], set()
         for ref in task.inputs:
             resolved, up = self.files.resolve_input(ref, self.intermediates)
@@ -254,7 +263,7 @@ class Translator:
 
         def run_of(number: int | None, error: str | None) -> RunInfo:
             return task_run(task.hash, task.name, pjob, run_ref, attempt=number, facets=facets, params=params,
-                            error_message=error)
+                            error_message=error, annotations=annotations)
 
         if task.attempts:
             for number, attempt in enumerate(task.attempts, start=1):
@@ -296,5 +305,6 @@ class Translator:
         )
 
 
-def translate(bundles: list[PipelineBundle], *, intermediates: bool = False, schema: ParamSchema | None = None) -> Translation:
-    return Translator(bundles, intermediates=intermediates, schema=schema).run()
+def translate(bundles: list[PipelineBundle], *, intermediates: bool = False, schema: ParamSchema | None = None,
+              annotate: str = "existing") -> Translation:
+    return Translator(bundles, intermediates=intermediates, schema=schema, annotate=annotate).run()

@@ -217,7 +217,9 @@ def _task_events(
     pjob = process_job(job, facets["process"])
 
     def run_of(number: int | None, error: str | None) -> RunInfo:
-        return task_run(first, name, job, run_ref, attempt=number, facets=facets, error_message=error)
+        # the weblog carries no `meta`, only the tag (nf-core tags a task with meta.id): ingest adds the rest
+        return task_run(first, name, job, run_ref, attempt=number, facets=facets, error_message=error,
+                        annotations={"tag": trace.tag} if trace.tag else None)
 
     number = trace.attempt or 1
     if event.event == "process_submitted":

@@ -24,6 +24,7 @@ from types import FrameType
 from typing import Any
 
 from lamin_core.lineage import Job, RunInfo
+from lamin_core.storage.managed import MANAGED_DIR
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 # Frames of these packages between the `open` and the user's function mean the open is machinery, not data.
@@ -33,7 +34,7 @@ _SKIP_MODULES = (
     "sqlalchemy", "alembic", "pydantic", "cloudpickle", "certifi", "ssl", "mimetypes", "platform",
 )  # fmt: skip
 _SKIP_PREFIXES = ("/dev/", "/proc/", "/sys/", "/etc/")
-_MANAGED_DIR = os.sep + ".lamindb" + os.sep
+_MANAGED_DIR = os.sep + MANAGED_DIR + os.sep
 
 
 @dataclass
@@ -58,6 +59,9 @@ class RunScope:
     attempt: int = 1
     ran: bool = False  # the function ran at least once (a cache hit never calls it)
     core_run: Any = None  # the core's Run, made current while the function runs (artifact.run)
+    annotate: str = "existing"  # how the parameters annotate the run and its outputs (_annotate.py)
+    annotations: dict[str, Any] | None = None  # the plain parameters, once the function ran
+    save: Any = None  # task(schema=, key=): an _annotate.SaveSpec
     asset_outputs: list[Any] | None = None  # datasets of the assets a @materialize task declared
 
     def saw_open(self, path: str, writing: bool) -> None:

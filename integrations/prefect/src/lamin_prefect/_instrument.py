@@ -111,22 +111,47 @@ def instrument_called_tasks(flow: Any) -> None:
             instrument(value)
 
 
-def task(__fn: Callable[..., Any] | None = None, /, **kwargs: Any) -> Any:
-    """`prefect.task` with lineage: same arguments, same behaviour (retries, caching, .submit(), .map())."""
+def task(__fn: Callable[..., Any] | None = None, /, *, annotate: str | None = None, schema: Any = None,
+         key: str | None = None, artifact_description: str | None = None, **kwargs: Any) -> Any:
+    """`prefect.task` with lineage: same arguments, same behaviour (retries, caching, .submit(), .map()).
+
+    `annotate=`: "existing" / "auto" / "none", how the task's parameters annotate its runs and outputs
+    (default: its flow's mode). `schema=` + `key=`: the task's DataFrame result is validated and saved as
+    the artifact at `key` (may name parameters: "tables/{sample}.parquet"); invalid data fails the task run.
+    """
     from prefect import task as prefect_task
 
+    from ._annotate import check_mode, save_spec
+
+    options = {"annotate": check_mode(annotate), "save": save_spec(schema, key, artifact_description)}
     if __fn is None:
-        return lambda fn: instrument(prefect_task(**kwargs)(fn))
-    return instrument(prefect_task(__fn, **kwargs))
+        return lambda fn: _configured(instrument(prefect_task(**kwargs)(fn)), options)
+    return _configured(instrument(prefect_task(__fn, **kwargs)), options)
 
 
-def flow(__fn: Callable[..., Any] | None = None, /, **kwargs: Any) -> Any:
-    """`prefect.flow` with lineage: same arguments, same behaviour (retries, subflows, async, task runners)."""
+def flow(__fn: Callable[..., Any] | None = None, /, *, annotate: str | None = None, **kwargs: Any) -> Any:
+    """`prefect.flow` with lineage: same arguments, same behaviour (retries, subflows, async, task runners).
+
+    `annotate=`: "existing" (default, or `LAMIN_PREFECT_ANNOTATE`), "auto" or "none": how the flow's
+    parameters annotate its run and outputs; its tasks follow it unless they say otherwise.
+    """
     from prefect import flow as prefect_flow
 
+    from ._annotate import check_mode
+
+    options = {"annotate": check_mode(annotate)}
     if __fn is None:
-        return lambda fn: instrument(prefect_flow(**kwargs)(fn))
-    return instrument(prefect_flow(__fn, **kwargs))
+        return lambda fn: _configured(instrument(prefect_flow(**kwargs)(fn)), options)
+    return _configured(instrument(prefect_flow(__fn, **kwargs)), options)
+
+
+def _configured(obj: T, options: dict[str, Any]) -> T:
+    """Keep lamin's options on the Prefect object; the wrapper reads them per run. `with_options()`
+    copies of the object keep them (Prefect copies the instance's attributes)."""
+    for name, value in options.items():
+        if value is not None:
+            setattr(obj, f"_lamin_{name}", value)
+    return obj
 
 
 def materialize(*assets: Any, by: str | None = None, **task_kwargs: Any) -> Callable[[Callable[..., Any]], Any]:

@@ -24,6 +24,7 @@ from typing import Any, Callable
 from lamin_core.lineage import Dataset, Job, LineageEvent, ParentRun, RunInfo
 
 from . import _capture, _core
+from ._annotate import ENGINE, default_mode, plain_values
 from ._emit import close_open_runs, defer_start, emit, emit_later, now
 from ._jobs import flow_job, task_job
 from ._reconcile import process_facets, reconcile_once
@@ -102,6 +103,8 @@ def _event(event_type: str, scope: _capture.RunScope, **run_fields: Any) -> Line
     fields.update(run_fields)
     inputs = fields.pop("inputs", ())
     outputs = fields.pop("outputs", ())
+    if scope.annotations and scope.annotate != "none":
+        fields["annotations"] = scope.annotations
     return LineageEvent(
         event_type=event_type,  # type: ignore[arg-type]
         event_time=now(),
@@ -110,6 +113,8 @@ def _event(event_type: str, scope: _capture.RunScope, **run_fields: Any) -> Line
         inputs=inputs,
         outputs=outputs,
         producer=PRODUCER,
+        annotate=scope.annotate,  # type: ignore[arg-type]
+        engine=ENGINE,
     )
 
 
@@ -136,6 +141,8 @@ def _start(scope: _capture.RunScope, args: tuple[Any, ...], kwargs: dict[str, An
     if not scope.ran:
         # what existed before the FIRST attempt: a file a failed attempt half-wrote is not an input of the next
         scope.params = params
+        if scope.annotate != "none":
+            scope.annotations = plain_values(params)
         scope.candidates = list(candidates_in(params))
         scope.absent_at_start = set()
         scope.inputs_at_start = existing_datasets(scope.candidates, absent=scope.absent_at_start)
@@ -194,6 +201,10 @@ def _enter(kind: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dic
         facets = {"prefect": {"run_name": prefect_run.name, "flow_run_id": own_flow_run, **process_facets()}}
         run = RunInfo(run_id=run_id, reference_type=reference_type, parent=parent, name=prefect_run.name, facets=facets)
         scope = _capture.RunScope(job=job, run=run, flow_run_id=own_flow_run, flow_job=own_flow_job)
+        obj = ctx.task if kind == "task" else ctx.flow
+        # the object's own mode, else the enclosing flow's (a task follows its flow), else the default
+        scope.annotate = getattr(obj, "_lamin_annotate", None) or (enclosing.annotate if enclosing else None) or default_mode()
+        scope.save = getattr(obj, "_lamin_save", None)
         _scopes[run_id] = scope
     scope.attempt = max(int(prefect_run.run_count or 1), 1)
     _start(scope, args, kwargs, fn)
@@ -220,6 +231,16 @@ def _exit(state: tuple[Any, ...] | None, result: Any = None, exc: BaseException 
     scope.failure_reported_for = scope.attempt
 
 
+def _saved(state: tuple[Any, ...] | None, result: Any) -> None:
+    """`task(schema=, key=)`: validate and save the result while the run is current (artifact.run is this
+    run); a ValidationError fails this attempt like any exception of the task."""
+    if state is None or state[0].save is None:
+        return
+    from ._annotate import save_result
+
+    save_result(state[0].save, state[0].params, result)
+
+
 def _collect_assets(scope: _capture.RunScope) -> None:
     """Assets a @materialize task declares are its outputs (with metadata added while it ran)."""
     from prefect.context import AssetContext
@@ -244,12 +265,13 @@ def _collect_assets(scope: _capture.RunScope) -> None:
 def _templates(kind: str, fn: Callable[..., Any]) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """The wrapper bodies. They reach everything through closure variables and builtins only, so that
     `wrap` can rebuild them with the user's module globals (see there)."""
-    enter, exit_ = _enter, _exit
+    enter, exit_, saved = _enter, _exit, _saved
 
     async def _call_user_async(*args: Any, **kwargs: Any) -> Any:
         state = enter(kind, fn, args, kwargs)
         try:
             result = await fn(*args, **kwargs)
+            saved(state, result)
         except BaseException as exc:
             exit_(state, exc=exc)
             raise
@@ -260,6 +282,7 @@ def _templates(kind: str, fn: Callable[..., Any]) -> tuple[Callable[..., Any], C
         state = enter(kind, fn, args, kwargs)
         try:
             result = fn(*args, **kwargs)
+            saved(state, result)
         except BaseException as exc:
             exit_(state, exc=exc)
             raise

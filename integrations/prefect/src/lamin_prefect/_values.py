@@ -4,7 +4,7 @@ Two jobs, both pure and engine-free so they are unit-testable without Prefect:
 
 - `params_for_record`: parameters made JSON-safe, with secret-looking names and secret values redacted
   (parameters end up in the database and in `run.params`; a token there is a leak).
-- `datasets_in`: the artifacts, local files and fsspec URIs inside a value, as `Dataset`s.
+- `datasets_in`: the artifacts, collections (their members), local files and fsspec URIs inside a value, as `Dataset`s.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def jsonable(value: Any, depth: int = 0) -> Any:
         return str(value)
     if _is_artifact(value):
         return {"artifact": getattr(value, "uid", None), "key": getattr(value, "key", None)}
+    if _is_collection(value):
+        return {"collection": getattr(value, "uid", None), "key": getattr(value, "key", None)}
     if depth >= MAX_DEPTH:
         return f"<{type(value).__name__}>"
     if isinstance(value, dict):
@@ -136,10 +138,17 @@ def uri_exists(uri: str) -> bool:
         return False
 
 
+def _is_collection(value: Any) -> bool:
+    cls = type(value)
+    return cls.__name__ == "Collection" and cls.__module__.startswith("lamin_core")
+
+
 def _candidate(value: Any) -> tuple[str, Any] | None:
-    """Classify one scalar: ("artifact", obj), ("file", abs path), ("uri", uri) or None."""
+    """Classify one scalar: ("artifact", obj), ("collection", obj), ("file", abs path), ("uri", uri) or None."""
     if _is_artifact(value):
         return ("artifact", value)
+    if _is_collection(value):
+        return ("collection", value)
     if isinstance(value, PurePath):
         text = os.fspath(value)
     elif isinstance(value, str):
@@ -181,6 +190,12 @@ def existing_datasets(candidates: list[tuple[str, Any]], absent: set[str] | None
     `absent` collects the paths that do not exist at all (one stat answers both questions)."""
     out: dict[str, Dataset] = {}
     for kind, value in candidates:
+        if kind == "collection":  # its members, each naming the collection: the core links it as the input
+            if getattr(value, "id", None) is not None:
+                from lamin_core.collections.lineage import collection_datasets
+
+                out.update((uri_of(d), d) for d in collection_datasets(value))
+            continue
         if kind == "artifact":
             dataset = artifact_dataset(value)
         elif kind == "file":

@@ -60,6 +60,16 @@ class LogHandlerSettings(LogHandlerSettingsBase):
             "help": "Name of the workflow's transform (default: <project folder>/<Snakefile path>).",
         },
     )
+    annotate: str = field(
+        default="existing",
+        metadata={
+            "help": "How a job's wildcards and params annotate its run and outputs: 'existing' (default: "
+            "only features that exist in the instance get values), 'auto' (missing features are created, "
+            "typed from the values, under the feature type 'snakemake') or 'none'.",
+            "choices": ["none", "existing", "auto"],
+            "env_var": True,
+        },
+    )
 
 
 class LogHandler(LogHandlerBase):

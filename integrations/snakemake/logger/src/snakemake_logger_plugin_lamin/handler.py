@@ -8,6 +8,8 @@ import sys
 from logging import LogRecord
 from typing import TYPE_CHECKING
 
+from lamin_core.lineage.events import ANNOTATE_MODES
+
 from .sinks import Sink, make_sink
 from .translate import Role, Translator, default_uri_resolver
 
@@ -28,11 +30,19 @@ class Recorder:
             from snakemake_interface_common.exceptions import WorkflowError  # shown without a traceback
 
             raise WorkflowError(f"--logger-lamin-server must be an http:// or https:// URL, not {settings.server!r}")
+        annotate = getattr(settings, "annotate", None) or "existing"
+        if annotate not in ANNOTATE_MODES:
+            from snakemake_interface_common.exceptions import WorkflowError
+
+            raise WorkflowError(f"--logger-lamin-annotate must be one of {', '.join(ANNOTATE_MODES)}, not {annotate!r}")
         self.settings = settings
         self.translator = Translator(
             register_unproduced_inputs=not settings.skip_unproduced_inputs,
             workflow_name=settings.name,
             resolve_uri=self._resolve_uri,
+            annotate=annotate,
+            job_params=JobParams(),
+            storage_refusal=storage_refusal,
         )
         self._sink = sink
         self._reported: set[str] = set()
@@ -104,6 +114,39 @@ def lamin_dataset(uri: str, role: Role) -> "Dataset | None":
         from snakemake_storage_plugin_lamin.artifacts import dataset_of_latest
     except ImportError:
         return None
-    return dataset_of_latest(uri[len(LAMIN_SCHEME) :])
+    return dataset_of_latest(uri[len(LAMIN_SCHEME) :].partition("?")[0])  # without `?schema=`
 
 
+def storage_refusal(uri: str) -> "str | None":
+    """Why the storage plugin (same process) did not store this output, if it refused it."""
+    plugin = sys.modules.get("snakemake_storage_plugin_lamin")
+    refusal_for = getattr(plugin, "refusal_for", None)
+    return refusal_for(uri) if refusal_for is not None else None
+
+
+class JobParams:
+    """The named `params:` of a job by its id, from Snakemake's running workflow.
+
+    Snakemake's log records carry a job's wildcards but not its params, and the logger is handed no
+    workflow: the running one is `snakemake.workflow.workflow` (Snakemake's workflow module sets it), and
+    its DAG maps jobs to ids (`dag._jobid`). These are Snakemake internals, so anything missing means "no
+    params", never an error. The id -> job map is rebuilt only when an id is not in it (jobs are added
+    as the DAG grows, e.g. after a checkpoint).
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, object] = {}
+
+    def __call__(self, jobid: int) -> dict:
+        try:
+            job = self._by_id.get(jobid)
+            if job is None:
+                workflow = getattr(sys.modules.get("snakemake.workflow"), "workflow", None)
+                ids = getattr(getattr(workflow, "dag", None), "_jobid", None) or {}
+                self._by_id = {i: j for j, i in list(ids.items())}
+                job = self._by_id.get(jobid)
+            if job is None:
+                return {}
+            return {str(name): value for name, value in job.params.items()}  # type: ignore[attr-defined]
+        except Exception:
+            return {}

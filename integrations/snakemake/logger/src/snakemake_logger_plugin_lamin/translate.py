@@ -89,6 +89,11 @@ class Translator:
     workdir: str | None = None
     resolve_uri: UriResolver = default_uri_resolver
     exists: Callable[[str], bool] = os.path.exists
+    # a job's wildcards and params annotate its run and outputs (lamin_core/lineage/annotations.py)
+    annotate: str = "existing"
+    job_params: Callable[[int], dict[str, Any]] | None = None  # jobid -> the job's named params
+    # an output URI -> why it was not stored (the storage plugin refused it): fails its job's run
+    storage_refusal: Callable[[str], str | None] | None = None
     _workflow: _Workflow | None = field(default=None, init=False)
     _jobs: dict[int, _JobState] = field(default_factory=dict, init=False)
     _produced: set[str] = field(default_factory=set, init=False)
@@ -105,7 +110,13 @@ class Translator:
         handler = getattr(self, f"_on_{event}", None) if event else None
         if handler is None or self._finished:
             return []
-        return handler(record, _time_of(record))
+        return self._with_mode(handler(record, _time_of(record)))
+
+    def _with_mode(self, events: list[LineageEvent]) -> list[LineageEvent]:
+        """Events carry the annotate mode; the default one ("existing") is the contract's default: no copy."""
+        if self.annotate == "existing" or not events:
+            return events
+        return [dataclasses.replace(e, annotate=self.annotate, engine=NAMESPACE) for e in events]  # type: ignore[arg-type]
 
     # -- workflow -----------------------------------------------------------------------------------
 
@@ -197,6 +208,7 @@ class Translator:
             params=params,
             attempt=attempt,
             name=_run_name(rule, jobid, params["wildcards"]),
+            annotations=self._annotations(jobid, params["wildcards"]),
         )
         benchmark = getattr(record, "benchmark", None)  # one file name or None
         state = _JobState(
@@ -216,6 +228,22 @@ class Translator:
             if not ref.is_uri:
                 self._produced.add(absolute(ref.name, wf.workdir))
         return [_event("START", when, job, run, inputs=inputs)]
+
+    def _annotations(self, jobid: int, wildcards: dict[str, Any]) -> dict[str, Any] | None:
+        """Wildcards and params, the values a job is "for": `ln.Artifact.filter(sample="A")` finds every
+        output of every job whose `{sample}` was A. Params that are not plain values (functions,
+        objects) are left out; a param named like a wildcard loses to it."""
+        if self.annotate == "none":
+            return None
+        values: dict[str, Any] = {}
+        if self.job_params is not None:
+            for name, value in self.job_params(jobid).items():
+                plain = _plain(value)
+                if plain is not None:
+                    values[name] = plain
+            values = redact_value(values)
+        values.update(wildcards)
+        return values or None
 
     def _on_job_finished(self, record: LogRecord, when: datetime) -> list[LineageEvent]:
         state = self._jobs.get(int(getattr(record, "job_id", -1)))
@@ -252,6 +280,12 @@ class Translator:
         unfinished = [s for s in self._jobs.values() if not s.ended]
         for state in unfinished:  # interrupted, or cancelled after another job failed
             state.ended = True
+            refusal = self._refusal(state)
+            if refusal is not None:  # storing its output failed (e.g. schema validation): Snakemake logs no job_error
+                state.failed = True
+                events.append(_event("FAIL", when, state.job, state.run, outputs=self._attachments(state, wf.workdir)))
+                events[-1] = dataclasses.replace(events[-1], run=_with_error(state.run, refusal))
+                continue
             events.append(_event("ABORT", when, state.job, state.run))
         self._claim_pending_error_for_workflow()
         failed_jobs = [s for s in self._jobs.values() if s.failed]
@@ -264,7 +298,17 @@ class Translator:
             events.append(_event("ABORT", when, wf.job, run))
         else:
             events.append(_event("COMPLETE", when, wf.job, run))
-        return events
+        return self._with_mode(events)
+
+    def _refusal(self, state: _JobState) -> str | None:
+        if self.storage_refusal is None:
+            return None
+        for ref in state.outputs:
+            if ref.is_uri:
+                message = self.storage_refusal(ref.name)
+                if message:
+                    return message
+        return None
 
     # -- files --------------------------------------------------------------------------------------
 
@@ -273,7 +317,9 @@ class Translator:
         for ref in refs:
             if ref.is_uri:
                 resolved = self.resolve_uri(ref.name, role)
-                if resolved is not None:
+                if isinstance(resolved, list):  # lamin://collection/KEY: its members
+                    datasets.extend(resolved)
+                elif resolved is not None:
                     datasets.append(resolved)
                 continue
             path = absolute(ref.name, workdir)
@@ -356,6 +402,15 @@ def _run_name(rule: str, jobid: int, wildcards: dict[str, Any]) -> str:
     wc = ",".join(f"{k}={v}" for k, v in wildcards.items())
     name = f"{rule}[{wc}] #{jobid}" if wc else f"{rule} #{jobid}"
     return name if len(name) <= 150 else name[:140] + f"… #{jobid}"
+
+
+def _plain(value: Any) -> Any:
+    """A param as a feature value: str, number or bool, or a list of these (a Namedlist of files too)."""
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (str, bool, int, float)) for v in value):
+        return [v if isinstance(v, (bool, int, float)) else str(v) for v in value]
+    return None
 
 
 def _is_uuid(text: str) -> bool:

@@ -9,8 +9,12 @@ In a Snakefile::
         input: storage.lamin("lamin://raw/{sample}.csv")
         output: storage.lamin("lamin://clean/{sample}.csv")
 
-An input is the latest version of the artifact at KEY, cached locally; an output is saved as the artifact
-at KEY (a new version when its content changed). Existence and modification time come from the registry
+An input is the latest version of the artifact at KEY, cached locally (`lamin://collection/KEY`: a folder
+with the members of the latest collection at KEY, recorded as the job's input collection); an output is saved as the artifact
+at KEY (a new version when its content changed). An output can be validated against a saved `ln.Schema`
+before it is saved, with `lamin://KEY?schema=NAME`, or for every output of a named storage with
+`storage validated: provider="lamin", schema="NAME"`: data that does not validate fails the job that wrote
+it (the validation message is in Snakemake's log and the job run's report) and no artifact is saved. Existence and modification time come from the registry
 (the artifact's `updated_at`), so Snakemake's rerun logic works on keys as it does on files.
 
 Snakemake imports every installed plugin module each time it starts: this module imports only the plugin
@@ -37,10 +41,10 @@ from snakemake_interface_storage_plugins.storage_provider import (
     StorageQueryValidationResult,
 )
 
-from .keys import SCHEME, key_problem
-from .moved import dataset_for
+from .keys import SCHEME, query_problem, split_query
+from .moved import dataset_for, refusal_for
 
-__all__ = ["StorageObject", "StorageProvider", "StorageProviderSettings", "dataset_for"]
+__all__ = ["StorageObject", "StorageProvider", "StorageProviderSettings", "dataset_for", "refusal_for"]
 
 
 @dataclass
@@ -55,6 +59,13 @@ class StorageProviderSettings(StorageProviderSettingsBase):
         metadata={
             "help": "lamin-core instance that holds the artifacts (default: the connected one).",
             "env_var": True,
+        },
+    )
+    schema: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "Name of a saved ln.Schema that every output of this storage must validate against "
+            "before it is saved (per file: lamin://KEY?schema=NAME).",
         },
     )
 
@@ -99,7 +110,7 @@ class StorageProvider(StorageProviderBase):
     def is_valid_query(cls, query: str) -> StorageQueryValidationResult:
         if not query.startswith(SCHEME):
             return StorageQueryValidationResult(query=query, valid=False, reason=f"must start with {SCHEME}")
-        problem = key_problem(query[len(SCHEME) :])
+        problem = query_problem(query)
         if problem:
             return StorageQueryValidationResult(query=query, valid=False, reason=problem)
         return StorageQueryValidationResult(query=query, valid=True)
@@ -109,7 +120,9 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob):
     """The artifact at one key."""
 
     def __post_init__(self) -> None:
-        self.key = self.query[len(SCHEME) :] if self.query.startswith(SCHEME) else self.query
+        self.key, options = split_query(self.query)
+        # the query's own schema wins over the storage's
+        self.schema = options.get("schema") or getattr(self.provider.settings, "schema", None)
 
     def _artifacts(self) -> Any:
         self.provider.connect()
@@ -126,7 +139,7 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob):
         cache.exists_in_storage[key] = artifact is not None
         if artifact is not None:
             cache.mtime[key] = Mtime(storage=self._artifacts().mtime_of(artifact))
-            cache.size[key] = int(artifact.size or 0)
+            cache.size[key] = int(getattr(artifact, "size", None) or 0)  # a collection has none
 
     def get_inventory_parent(self) -> str | None:
         return None
@@ -145,13 +158,13 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob):
         return artifacts.mtime_of(artifacts.require_latest(self.key))
 
     def size(self) -> int:
-        return int(self._artifacts().require_latest(self.key).size or 0)
+        return int(getattr(self._artifacts().require_latest(self.key), "size", None) or 0)
 
     def retrieve_object(self) -> None:
         self._artifacts().retrieve(self.query, self.key, self.local_path())
 
     def store_object(self) -> None:
-        self._artifacts().store(self.query, self.key, self.local_path())
+        self._artifacts().store(self.query, self.key, self.local_path(), schema=self.schema)
 
     def remove(self) -> None:
         # Snakemake removes outputs before it reruns their job. The artifact's versions are the record
@@ -160,5 +173,5 @@ class StorageObject(StorageObjectRead, StorageObjectWrite, StorageObjectGlob):
 
     def list_candidate_matches(self) -> Iterable[str]:
         """Keys under the query's constant prefix, for `glob_wildcards()`."""
-        prefix = get_constant_prefix(self.query)[len(SCHEME) :]
+        prefix = get_constant_prefix(SCHEME + self.key)[len(SCHEME) :]
         return [SCHEME + key for key in self._artifacts().keys_with_prefix(prefix)]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .moved import remember
+from .moved import remember, remember_refusal
 
 if TYPE_CHECKING:
     from lamin_core.lineage.events import Dataset
@@ -26,11 +26,34 @@ def use_instance(name: str) -> None:
     db.configure(InstanceSettings.load(name))
 
 
+COLLECTION_PREFIX = "collection/"  # lamin://collection/KEY: the latest version of the collection at KEY (inputs only)
+
+
 def latest(key: str) -> Any:
     """The latest version of the artifact at `key`, or None. Newest first when several storages hold it."""
     import lamin_core as ln
 
+    if key.startswith(COLLECTION_PREFIX):
+        return ln.Collection.filter(key=key[len(COLLECTION_PREFIX) :], is_latest=True).order_by("-created_at").first()
     return ln.Artifact.filter(key=key, is_latest=True).order_by("-created_at").first()
+
+
+def retrieve_collection(query: str, collection: Any, local_path: Path) -> None:
+    """A folder with the collection's members, in order (`000_<name>`, ...): what the job reads.
+
+    Remembered as the members' datasets, each naming the collection: the job's run gets the members as input
+    artifacts and the collection as its input collection (lamin_core/collections/lineage.py).
+    """
+    from lamin_core.collections.lineage import collection_datasets
+
+    if local_path.exists():
+        shutil.rmtree(local_path) if local_path.is_dir() else local_path.unlink()
+    local_path.mkdir(parents=True)
+    for i, artifact in enumerate(collection.ordered_artifacts):
+        source = Path(artifact.cache())
+        dest = local_path / f"{i:03d}_{(artifact.key or artifact.uid + artifact.suffix).rsplit('/', 1)[-1]}"
+        shutil.copytree(source, dest) if source.is_dir() else _link_or_copy(source, dest)
+    remember(query, "input", collection_datasets(collection))
 
 
 def require_latest(key: str) -> Any:
@@ -58,6 +81,9 @@ def keys_with_prefix(prefix: str) -> list[str]:
 def retrieve(query: str, key: str, local_path: Path) -> None:
     """Copy the latest version at `key` to where the job reads it (`.snakemake/storage/lamin/KEY`)."""
     artifact = require_latest(key)
+    if key.startswith(COLLECTION_PREFIX):
+        retrieve_collection(query, artifact, local_path)
+        return
     source = Path(artifact.cache())
     local_path.parent.mkdir(parents=True, exist_ok=True)
     if source.is_dir():
@@ -69,8 +95,12 @@ def retrieve(query: str, key: str, local_path: Path) -> None:
     remember(query, "input", dataset_of(artifact))
 
 
-def store(query: str, key: str, local_path: Path) -> Any:
+def store(query: str, key: str, local_path: Path, schema: str | None = None) -> Any:
     """Save the job's output as the artifact at `key`: a new version when the content changed.
+
+    With `schema` (a saved `ln.Schema`'s name), the output is read as a table and validated first: a
+    ValidationError fails the job and nothing is saved; a valid one is annotated as
+    `ln.Artifact.from_dataframe(schema=)` annotates (in the save's transaction).
 
     The file is staged outside the working directory first: the logger registers the working
     directory as a storage location, and a file inside one is registered in place under its path,
@@ -78,19 +108,66 @@ def store(query: str, key: str, local_path: Path) -> Any:
     """
     import lamin_core as ln
 
+    if key.startswith(COLLECTION_PREFIX):
+        raise ValueError(f"lamin://{key} names a collection, which a job can read but not write: write artifacts, then ln.Collection([...], key=...)")
     if not local_path.exists():
         raise FileNotFoundError(f"the job did not write {local_path}")
+    validation = None
+    if schema:
+        from lamin_core.errors import ValidationError
+
+        try:
+            validation = validate_output(key, local_path, schema)
+        except ValidationError as e:
+            remember_refusal(query, str(e))  # the logger fails the job's run with it
+            raise
     staged_dir = Path(tempfile.mkdtemp(prefix="lamin-snakemake-"))
     try:
         staged = staged_dir / local_path.name
         _link_or_copy(local_path, staged)
-        artifact = ln.Artifact(staged, key=key).save()
+        artifact = ln.Artifact(staged, key=key)
+        if validation is not None:  # save() writes what validation found, in the artifact's transaction
+            artifact.schema_id = validation.schema.id
+            artifact._validation = validation
+        artifact = artifact.save()
     finally:
         shutil.rmtree(staged_dir, ignore_errors=True)
     # content that is already registered comes back as that artifact (lamin-core dedupes by hash)
     artifact = _touch(artifact)
     remember(query, "output", dataset_of(artifact))
     return artifact
+
+
+def validate_output(key: str, local_path: Path, schema_name: str) -> Any:
+    """The output read as a DataFrame (parquet, csv, tsv) and validated against the schema named; raises
+    lamin-core's ValidationError naming the file, the schema and what is wrong."""
+    import lamin_core as ln
+    from lamin_core.annotate.validate import validate_dataframe
+    from lamin_core.errors import ValidationError
+
+    schema = ln.Schema.filter(name=schema_name).first()
+    if schema is None:
+        raise ValidationError(f"lamin://{key}: no ln.Schema named {schema_name!r}; save it first (ln.Schema(name={schema_name!r}, features=[...]).save())")
+    df = read_table(local_path)
+    try:
+        return validate_dataframe(df, schema)
+    except ValidationError as e:
+        raise ValidationError(f"lamin://{key} does not validate against schema {schema_name!r}, not saved: {e}") from None
+
+
+def read_table(path: Path) -> Any:
+    import pandas as pd
+
+    from lamin_core.errors import ValidationError
+
+    suffix = "".join(path.suffixes[-2:]).lower()
+    if suffix.endswith(".parquet"):
+        return pd.read_parquet(path)
+    if suffix.endswith((".tsv", ".tsv.gz", ".tab")):
+        return pd.read_csv(path, sep="\t")
+    if suffix.endswith((".csv", ".csv.gz")):
+        return pd.read_csv(path)
+    raise ValidationError(f"{path.name}: only .parquet, .csv and .tsv outputs can be validated against a schema")
 
 
 def _touch(artifact: Any) -> Any:
@@ -135,8 +212,12 @@ def dataset_of(artifact: Any) -> "Dataset":
     )
 
 
-def dataset_of_latest(key: str) -> "Dataset | None":
+def dataset_of_latest(key: str) -> "Dataset | list[Dataset] | None":
     """For the logger when this process never moved `key` (a local copy was already up to date)."""
     artifact = latest(key)
+    if artifact is not None and key.startswith(COLLECTION_PREFIX):
+        from lamin_core.collections.lineage import collection_datasets
+
+        return collection_datasets(artifact)
     return dataset_of(artifact) if artifact is not None else None
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()  # written from Snakemake's main thread, read from its logging thread
 _moved: dict[tuple[str, str], "Dataset"] = {}
+_refused: dict[str, str] = {}  # query -> why its output was not saved (a schema it did not validate against)
 
 
 def remember(query: str, role: Literal["input", "output"], dataset: "Dataset") -> None:
@@ -25,3 +26,15 @@ def dataset_for(query: str, role: Literal["input", "output"]) -> "Dataset | None
     """The dataset of the version `query` was last retrieved as (input) or stored as (output)."""
     with _lock:
         return _moved.get((query, role))
+
+
+def remember_refusal(query: str, message: str) -> None:
+    """An output that was not saved, and why: Snakemake logs no `job_error` when storing fails, so the
+    logger asks here to fail that job's run with this message instead of aborting it."""
+    with _lock:
+        _refused[query] = message
+
+
+def refusal_for(query: str) -> str | None:
+    with _lock:
+        return _refused.get(query)
