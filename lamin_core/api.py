@@ -10,12 +10,14 @@ if TYPE_CHECKING:
 
 def save(records: Iterable[Any]) -> list[Any]:
     """Save many records in one transaction; artifacts are deduplicated and versioned as with `.save()`."""
+    from .artifacts.key_checks import check_keys
     from .artifacts.save import save_many
     from .db import engine as db
     from .models import Artifact
 
     records = list(records)
     artifacts = [r for r in records if isinstance(r, Artifact)]
+    check_keys(artifacts)  # before the transaction starts: starting it would flush a changed key
     others = [r for r in records if not isinstance(r, Artifact)]
     with db.write():
         saved = save_many(artifacts) if artifacts else []
@@ -92,6 +94,35 @@ class _Settings:
 
         with db.read() as s:
             return default_storage(s)
+
+    @property
+    def verbosity(self) -> int:
+        """How much lamin-core tells while it works: 0 silent (no progress bars), 1 warnings, 2 info (default),
+        3 debug. Progress bars show from 2 on, on a terminal only; `LAMIN_PROGRESS=0` turns them off too."""
+        from .storage.progress import get_verbosity
+
+        return get_verbosity()
+
+    @verbosity.setter
+    def verbosity(self, level: int) -> None:
+        from .storage.progress import set_verbosity
+
+        set_verbosity(level)
+
+    @property
+    def openlineage_url(self) -> str | None:
+        """Where recorded lineage is forwarded live as OpenLineage events (None: nowhere); `LAMIN_OPENLINEAGE_URL`
+        overrides it. Setting it saves it in the instance's settings (docs/openlineage.md, "Live forwarding")."""
+        from .lineage.outbox import target
+
+        t = target()
+        return t.url if t is not None else None
+
+    @openlineage_url.setter
+    def openlineage_url(self, url: str | None) -> None:
+        from .lineage.outbox import set_instance_option
+
+        set_instance_option("url", url)
 
     def __repr__(self) -> str:
         from .setup.instance import info

@@ -49,8 +49,8 @@ def _columns_feature_set(artifact: ln.Artifact) -> list[str]:
 
 
 def _scratch_files(instance) -> list[Path]:
-    folder = Path(instance.storage_root, ".lamindb", "_scratch")
-    return sorted(folder.glob("*")) if folder.exists() else []
+    folder = Path(instance.storage_root, ".lamindb", "_staging")  # scratch files wait in the writer's staging folder
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
 def test_tutorial_typo_then_new_version(instance):

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
-from .. import ids
-from ..db.upsert import newest_uid_of_stem
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -52,14 +50,16 @@ def known_content_and_keys(s: "Session", hashes: set[str], keys: set[str]) -> tu
 def assign_versions(s: "Session", artifacts: list["Artifact"], latest_in_db: LatestByKey) -> list[int]:
     """Give each artifact that continues a key (or `revises` one) its next version uid.
 
-    `latest_in_db` comes from `known_content_and_keys`. Returns the ids of stored artifacts that stop
-    being the latest version. Several new artifacts for one key in one batch become consecutive
+    `latest_in_db` comes from `known_content_and_keys`; the uids come from `versions.VersionCounter`.
+    Returns the ids of stored artifacts that stop being the latest version. Several new artifacts for one key in one batch become consecutive
     versions, the last one latest.
     """
     from ..models import Artifact
 
+    from .versions import VersionCounter
+
     latest_in_db = dict(latest_in_db)
-    newest_of_stem: dict[str, str] = {}
+    versions = VersionCounter(s)
     latest_in_batch: dict[tuple[int, str], "Artifact"] = {}
     step_down: list[int] = []
     for a in artifacts:
@@ -76,10 +76,7 @@ def assign_versions(s: "Session", artifacts: list["Artifact"], latest_in_db: Lat
         elif revises is not None:
             previous_uid = _latest_uid_of_stem(s, revises.uid[:-4], step_down) or revises.uid
         if previous_uid is not None:
-            stem = previous_uid[:-4]
-            if stem not in newest_of_stem:
-                newest_of_stem[stem] = newest_uid_of_stem(s, Artifact.uid, stem) or previous_uid
-            newest_of_stem[stem] = a.uid = ids.next_version_uid(max(newest_of_stem[stem], previous_uid))
+            a.uid = versions.next_after(previous_uid)
         if slot is not None:
             latest_in_batch[slot] = a
     return step_down

@@ -20,7 +20,8 @@ from sqlalchemy import select
 
 from .. import ids
 from ..db import engine as db
-from ..storage import hashing
+from ..storage import hashing, managed
+from ..storage.managed import staging_prefix
 from ..storage.paths import filesystem, is_local, join
 from ..storage.registry import forget_roots
 
@@ -30,12 +31,11 @@ if TYPE_CHECKING:
     from ..models import Artifact, Storage
 
 logger = logging.getLogger("lamin_core")
-MANAGED_PREFIX = ".lamindb"
 MAX_RETRIES = 8
 
 
 def managed_key(artifact: "Artifact") -> str:
-    return f"{MANAGED_PREFIX}/{artifact.uid}{artifact.suffix or ''}"
+    return managed.managed_key(artifact.uid, artifact.suffix)
 
 
 def get_or_create_storage(s: "Session", root: str) -> "Storage":
@@ -104,6 +104,9 @@ def storage_root_of(s: "Session", storage_id: int) -> str:
 
 def save_artifact(artifact: "Artifact", **_: Any) -> "Artifact":
     if artifact.id is not None:  # already registered: persist metadata changes
+        from .key_checks import check_keys
+
+        check_keys([artifact])  # a changed key follows the same rules as a new one
         with db.write() as s:
             s.add(artifact)
         return artifact
@@ -121,7 +124,10 @@ def save_many(artifacts: Iterable["Artifact"]) -> list["Artifact"]:
     from ..db.upsert import is_retryable
     from ..tracking.context import current_run_id
 
+    from .key_checks import check_keys
+
     pending = list(artifacts)
+    check_keys(pending)  # every key first: a bad one anywhere in the batch writes nothing
     fresh_uids = [a.uid for a in pending]
     retries = 0 if db.in_write() else MAX_RETRIES  # inside a caller's transaction, the caller decides
     for attempt in range(retries + 1):
@@ -144,9 +150,14 @@ def save_many(artifacts: Iterable["Artifact"]) -> list["Artifact"]:
             _remove_quietly(written)
             _forget_attempt(pending, fresh_uids)
             raise
+        finally:
+            _tidy_staging(written)
     for a in pending:
         _drop_owned_source(a)
         a.__dict__.pop("_validation", None)  # annotated: the validated DataFrame is not kept
+    from .gc import maybe_sweep
+
+    maybe_sweep()  # at most once a day: what crashed saves left in storage
     return results
 
 
@@ -203,6 +214,7 @@ def _save_batch(s: "Session", artifacts: list["Artifact"], written: list[str], r
     if late:
         return _resolve_late_duplicates(s, artifacts, results, new, late, written)
     insert_artifacts(s, new)
+    _publish(new)
     return results
 
 
@@ -210,14 +222,15 @@ def _resolve_late_duplicates(s: "Session", artifacts: list, results: list, new: 
     """Rare: a large file whose hash was only known after copying. Undo its copy and return the stored one."""
     dupes = [a for a in new if getattr(a, "_hashed_on_copy", False) and a.hash in late]
     for a in dupes:
-        dest = getattr(a, "_written_to", None)
-        if dest is not None:
-            _remove_quietly([dest])
-            written.remove(dest)
+        for path in {getattr(a, "_staged_at", None), getattr(a, "_written_to", None)} - {None}:
+            _remove_quietly([path])
+            written.remove(path)
+        a.__dict__.pop("_staged_at", None)
         new.remove(a)
     from .batch import insert_artifacts
 
     insert_artifacts(s, new)
+    _publish(new)
     return [late[a.hash] if a in dupes else r for a, r in zip(artifacts, results)]
 
 
@@ -236,6 +249,7 @@ COPY_THREADS = 4  # file copies release the GIL: a few threads keep the disk bus
 
 
 def _put_all(s: "Session", artifacts: list["Artifact"], written: list[str]) -> None:
+    """Copy or upload each artifact's data to where it waits for the commit (see storage/managed.py)."""
     jobs = []
     for a in artifacts:
         source = getattr(a, "_source", None)
@@ -243,9 +257,11 @@ def _put_all(s: "Session", artifacts: list["Artifact"], written: list[str]) -> N
             continue  # registered in place: nothing to copy
         root = storage_root_of(s, a.storage_id)
         dest = join(root, managed_key(a))
-        written.append(dest)
-        a._written_to = dest
-        jobs.append((a, root, source, dest))
+        # local: a staging name that says "not committed"; S3: the final key (an unfinished upload is invisible)
+        staged = join(root, f"{staging_prefix()}/{a.uid}{a.suffix or ''}") if is_local(root) else dest
+        written.extend([staged, dest] if staged != dest else [dest])
+        a._written_to, a._staged_at = dest, staged
+        jobs.append((a, root, source, staged))
     if len(jobs) > 8:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -256,8 +272,24 @@ def _put_all(s: "Session", artifacts: list["Artifact"], written: list[str]) -> N
             _put(*job)
 
 
+def _publish(artifacts: list["Artifact"]) -> None:
+    """Give staged data its managed name: after the INSERT, just before the commit.
+
+    A crash after this and before the commit leaves a uid-named object that no record names; `lamin gc`
+    removes those once they are older than its grace period. The other order (commit, then rename) could
+    leave a record without data, which nothing can repair.
+    """
+    for a in artifacts:
+        staged, dest = getattr(a, "_staged_at", None), getattr(a, "_written_to", None)
+        if staged is not None and staged != dest:
+            os.replace(staged, dest)
+        a.__dict__.pop("_staged_at", None)
+
+
 def _put(artifact: "Artifact", root: str, source: str, dest: str) -> None:
     """Copy or upload the source into managed storage; hash on the way when the hash was deferred."""
+    from ..storage.progress import copy_progress, fsspec_callback
+
     is_dir = os.path.isdir(source)
     if is_local(root):
         os.makedirs(os.path.dirname(dest), exist_ok=True)
@@ -266,16 +298,19 @@ def _put(artifact: "Artifact", root: str, source: str, dest: str) -> None:
         elif getattr(artifact, "_owned_source", False):
             os.replace(source, dest)  # our own scratch file on the same disk: a rename is enough
         elif artifact.hash is None:
-            artifact.hash = hashing.copy_and_hash(source, dest, artifact.size)
+            with copy_progress(artifact.size, f"saving {os.path.basename(source)}") as advance:
+                artifact.hash = hashing.copy_and_hash(source, dest, artifact.size, progress=advance)
             artifact._hashed_on_copy = True
         else:
-            shutil.copyfile(source, dest)
+            with copy_progress(artifact.size, f"saving {os.path.basename(source)}") as advance:
+                hashing.copy_file(source, dest, progress=advance)
         return
     fs = filesystem(root)
     if is_dir:
         fs.put(source.rstrip("/") + "/", dest, recursive=True)
     else:
-        fs.put_file(source, dest)
+        with copy_progress(artifact.size, f"uploading {os.path.basename(source)}") as advance:
+            fs.put_file(source, dest, callback=fsspec_callback(advance))
     if artifact.hash is None:
         artifact.hash = hashing.hash_file(source, artifact.size)
         artifact._hashed_on_copy = True
@@ -285,6 +320,16 @@ def _drop_owned_source(artifact: "Artifact") -> None:
     src = getattr(artifact, "_source", None)
     if src and getattr(artifact, "_owned_source", False) and os.path.exists(src):
         os.unlink(src)  # scratch file of from_dataframe() whose content was already registered
+
+
+def _tidy_staging(written: list[str]) -> None:
+    """Remove this process's staging folder once nothing waits in it (a scratch file of another artifact may)."""
+    folders = {os.path.dirname(p) for p in written if is_local(p) and f"/{managed.STAGING_DIR}/" in p}
+    for folder in folders:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass  # not empty, or gone already
 
 
 def _remove_quietly(paths: list[str]) -> None:

@@ -76,6 +76,16 @@ def _cmd_load(args: argparse.Namespace) -> int:
     return load_source(args.uid, args.into)
 
 
+def _cmd_gc(args: argparse.Namespace) -> int:
+    from ..artifacts.gc import collect
+
+    report = collect(dry_run=args.dry_run, older_than=args.older_than)
+    for garbage in report.found:
+        print(f"{garbage.path}  {garbage.size} bytes  ({garbage.reason})")
+    print(f"→ {report.summary(dry_run=args.dry_run)}")
+    return 0
+
+
 def build_parser(with_plugins: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lamin", description="lamin-core: data lineage for your pipelines")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
@@ -120,6 +130,12 @@ def build_parser(with_plugins: bool = False) -> argparse.ArgumentParser:
     p.add_argument("uid", help="a transform uid or a URL ending with one")
     p.add_argument("--into", default=".", help="folder to write into")
     p.set_defaults(func=_cmd_load)
+
+    p = sub.add_parser("gc", help="remove what interrupted saves left in storage (never data a record names)")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    p.add_argument("--older-than", type=float, default=3600.0, metavar="SECONDS",
+                   help="leave unrecorded data younger than this alone (default: 3600; saves in progress are always left)")
+    p.set_defaults(func=_cmd_gc)
     if with_plugins:  # only for --help: listing them imports the packages that provide them
         for name, summary in _plugin_summaries():
             sub.add_parser(name, help=summary, add_help=False)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import ids
 from ..artifacts.save import storage_id_for
-from ..db.upsert import newest_uid_of_stem
+from ..artifacts.versions import VersionCounter
 from .datasets import ResolvedDataset
 from .runs import expire_loaded
 
@@ -47,7 +47,7 @@ class ArtifactBook:
         self.by_hash: dict[str, ArtifactRow] = {}
         self.latest_at: dict[tuple[int, str], ArtifactRow] = {}
         self.planned: list[ArtifactRow] = []
-        self.newest_of_stem: dict[str, str] = {}
+        self.versions = VersionCounter(s)  # versioning's rules live in artifacts/versions.py
         self.storage_ids = {rd.storage_root: storage_id_for(s, rd.storage_root) for rd in datasets}
         self._load(datasets)
 
@@ -78,21 +78,12 @@ class ArtifactBook:
 
     def _load_newest_uids(self, datasets: "list[ResolvedDataset]") -> None:
         """The highest uid of each version family that new content at its key will continue (one query)."""
-        from ..db.lookups import union_lookup
-
         stems = set()
         for rd in datasets:
             latest = self.latest_at.get((self.storage_ids[rd.storage_root], rd.key))
             if latest is not None and latest.hash is not None and rd.hash not in (None, latest.hash):
                 stems.add(latest.uid[:-4])
-        if not stems:
-            return
-        # a range on the unique uid index, where LIKE 'stem%' is not index-friendly on every backend
-        select_sql = "SELECT max(uid) AS uid FROM artifacts"
-        ranges = [{"lo": stem + ids.encode(0, 4), "hi": stem + ids.encode(62**4 - 1, 4)} for stem in sorted(stems)]
-        for r in union_lookup(self.s, "artifact_versions", select_sql, [("uid >= :lo AND uid <= :hi", ranges)], [_uid_column()]):
-            if r.uid is not None:
-                self.newest_of_stem[r.uid[:-4]] = r.uid
+        self.versions.preload(stems)
 
     def use(self, rd: ResolvedDataset, producer_run_id: int | None) -> ArtifactRow:
         """The artifact this dataset is: stored, planned earlier in the batch, or planned now."""
@@ -111,7 +102,7 @@ class ArtifactBook:
                     self._set(latest, hash=rd.hash, hash_type=rd.hash_type, size=rd.size)
                     self.by_hash[rd.hash] = latest
                 return latest
-            uid = ids.next_version_uid(self._newest_uid(latest.uid))
+            uid = self.versions.next_after(latest.uid)
             self._set(latest, is_latest=False)
         values = dict(
             uid=uid, key=rd.key, storage_id=storage_id, suffix=rd.suffix, size=rd.size, hash=rd.hash,
@@ -124,13 +115,6 @@ class ArtifactBook:
             self.by_hash[rd.hash] = row
         self.latest_at[(storage_id, rd.key)] = row
         return row
-
-    def _newest_uid(self, uid: str) -> str:
-        # versions count on from the highest suffix ever given (a deleted latest leaves it behind)
-        stem = uid[:-4]
-        newest = self.newest_of_stem.get(stem) or newest_uid_of_stem(self.s, _uid_column(), stem) or uid
-        self.newest_of_stem[stem] = ids.next_version_uid(newest)
-        return newest
 
     @staticmethod
     def _set(row: ArtifactRow, **changes: Any) -> None:
@@ -168,8 +152,3 @@ class ArtifactBook:
                 self.stored[row.id] = row
             self.planned = []
 
-
-def _uid_column() -> Any:
-    from ..models import Artifact
-
-    return Artifact.__table__.c.uid

@@ -150,3 +150,14 @@ class Artifact(SQLRecord):
         from ..lineage.graph import view_lineage
 
         return view_lineage(self, *args, **kwargs)
+
+
+from sqlalchemy import event  # noqa: E402
+
+
+@event.listens_for(Artifact, "before_update")
+def _key_rules_on_every_flush(_mapper: Any, _connection: Any, artifact: Artifact) -> None:
+    """A key changed on a stored artifact is checked whatever flushes it (any save, any commit)."""
+    from ..artifacts.key_checks import drop_refused_key
+
+    drop_refused_key(artifact)

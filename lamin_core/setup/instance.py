@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from .. import ids
 from ..db import engine as database
+from ..storage.managed import MANAGED_DIR, SQLITE_NAME  # the .lamindb folder of a storage root
 from ..storage.paths import is_local, normalize_root
 from .settings import (
     InstanceSettings,
@@ -19,8 +20,6 @@ from .settings import (
     set_current_instance,
     validate_instance_name,
 )
-
-MANAGED_DIR = ".lamindb"  # inside a storage root: the SQLite file and data copied in by save()
 
 
 def default_name(storage_root: str, db_url: str | None) -> str:
@@ -86,7 +85,7 @@ def _create_sqlite_fast(settings: InstanceSettings) -> bool:
 def db_sqlite_url(folder: str) -> str:
     managed = Path(folder) / MANAGED_DIR
     managed.mkdir(parents=True, exist_ok=True)
-    return database.sqlite_url(str(managed / "lamin.db"))
+    return database.sqlite_url(str(managed / SQLITE_NAME))
 
 
 def _register_default_storage(settings: InstanceSettings) -> None:

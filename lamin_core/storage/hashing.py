@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import blake3
 
@@ -48,13 +50,16 @@ def hash_file(path: str | os.PathLike[str], size: int | None = None) -> str:
 
 def hash_dir(path: str | os.PathLike[str]) -> tuple[str, int, int]:
     """(hash, total size, number of files) of a folder, in constant memory per file."""
+    from .progress import count_progress
+
     root = Path(path)
+    files = [Path(dirpath, fname) for dirpath, _dirnames, filenames in os.walk(root) for fname in filenames]
     entries: list[tuple[str, str, int]] = []
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for fname in filenames:
-            full = Path(dirpath, fname)
+    with count_progress(len(files), f"hashing {root.name}/") as advance:
+        for full in files:
             size = full.stat().st_size
             entries.append((full.relative_to(root).as_posix(), hash_file(full, size), size))
+            advance(1)
     entries.sort()
     h = blake3.blake3()
     for rel, file_hash, _ in entries:
@@ -62,7 +67,21 @@ def hash_dir(path: str | os.PathLike[str]) -> tuple[str, int, int]:
     return _encode(h.digest()), sum(e[2] for e in entries), len(entries)
 
 
-def copy_and_hash(src: str | os.PathLike[str], dst: str | os.PathLike[str], size: int | None = None) -> str:
+def copy_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], progress: Callable[[int], None] | None = None) -> None:
+    """Copy a file; with `progress`, in chunks that report each one (and let Ctrl-C in between)."""
+    if progress is None:
+        shutil.copyfile(src, dst)
+        return
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while chunk := fin.read(CHUNK):
+            fout.write(chunk)
+            progress(len(chunk))
+
+
+def copy_and_hash(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> str:
     """Copy `src` to `dst` and hash it in one pass over the source.
 
     Each chunk is read once; while the hasher works on it (BLAKE3 releases the GIL), a second thread
@@ -90,6 +109,8 @@ def copy_and_hash(src: str | os.PathLike[str], dst: str | os.PathLike[str], size
                     pending.result()  # the other buffer is free again once its write is done
                 pending = writer.submit(fout.write, chunk)
                 h.update(chunk)
+                if progress is not None:
+                    progress(n)
                 i ^= 1
             if pending is not None:
                 pending.result()

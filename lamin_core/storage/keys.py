@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import InvalidKeyError
+from .managed import MANAGED_DIR
 
 MAX_KEY_LENGTH = 1024
 
@@ -30,8 +31,8 @@ def validate_key(key: str) -> str:
             raise InvalidKeyError(f"key {key!r} contains '..', which could escape the storage root")
         if segment == ".":
             raise InvalidKeyError(f"key {key!r} contains a '.' segment; write the path without it")
-    if segments[0] == ".lamindb":
-        raise InvalidKeyError(f"key {key!r} points into '.lamindb/', which lamin-core manages itself")
+    if segments[0] == MANAGED_DIR:
+        raise InvalidKeyError(f"key {key!r} points into '{MANAGED_DIR}/', which lamin-core manages itself")
     return key
 
 

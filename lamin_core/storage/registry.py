@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from .managed import MANAGED_DIR
+
 _roots: dict[str, object] = {"at": 0.0, "roots": ()}
 TTL_SECONDS = 2.0  # other processes may register locations; a short cache keeps saves fast
 REFRESH_ON_MISS_SECONDS = 0.2
@@ -38,7 +40,7 @@ def _match(path_or_uri: str, roots: tuple[str, ...]) -> str | None:
     for root in roots:  # longest first
         if path_or_uri.startswith(root.rstrip("/") + "/"):
             rest = path_or_uri[len(root) :].lstrip("/")
-            return None if rest.split("/", 1)[0] == ".lamindb" else root
+            return None if rest.split("/", 1)[0] == MANAGED_DIR else root
     return None
 
 
