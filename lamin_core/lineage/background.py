@@ -263,6 +263,28 @@ def record_batch(events: Sequence[Any], reporter: Reporter) -> None:
                 reporter.failed(event, result)
 
 
+def _start_forwarding() -> None:
+    """With live OpenLineage forwarding configured, this child is the engine's sender (lineage/forwarding.py):
+    start it now, so that a backlog an earlier process left goes out too; the child's own events wake it."""
+    try:
+        from .forwarding import kick
+
+        kick()
+    except Exception as e:  # no instance, an old schema: recording says what is wrong, forwarding stays quiet
+        print(f"{PREFIX}OpenLineage forwarding not started: {e}", file=sys.stderr, flush=True)
+
+
+def _hand_off_forwarding() -> None:
+    """The engine may wait for this child to exit (Snakemake does): what is not forwarded yet goes on in a
+    detached process instead of holding the exit (lineage/forwarding.py `hand_off`)."""
+    from . import forwarding
+
+    try:
+        forwarding.hand_off()
+    except Exception as e:
+        print(f"{PREFIX}OpenLineage forwarding left its backlog in the outbox: {e}", file=sys.stderr, flush=True)
+
+
 def main() -> int:
     import time
 
@@ -271,6 +293,7 @@ def main() -> int:
         os.nice(NICENESS)
     except (AttributeError, OSError):  # not POSIX: recording at normal priority is slower for the pipeline, not wrong
         pass
+    _start_forwarding()
     # stdout carries only flush answers: keep a handle on it, and send anything else printed to stderr
     out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
@@ -302,6 +325,7 @@ def main() -> int:
             deadline = time.monotonic() + LINGER_S
         events.extend(batch)
     record_batch(events, reporter)
+    _hand_off_forwarding()
     if reporter.failures:
         print(f"{PREFIX}{reporter.failures} lineage event(s) could not be recorded (see above)", file=sys.stderr)
     return 0

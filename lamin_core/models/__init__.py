@@ -6,6 +6,7 @@ from .collection import Collection
 from .core import Branch, Storage, User
 from .feature import Feature
 from .lineage_event import LineageEventRecord
+from .outbox import OpenLineageForwarding, OpenLineageOutboxEvent  # not a registry: the live-forwarding outbox
 from .record import Record
 from .run import Run
 from .schema import Schema

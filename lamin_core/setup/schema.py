@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0004"  # keep equal to the newest file in migrations/versions (a test checks)
+HEAD_REVISION = "0005"  # keep equal to the newest file in migrations/versions (a test checks)
 
 
 def stored_revision(conn: "Connection") -> str | None:

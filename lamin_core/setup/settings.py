@@ -48,6 +48,9 @@ class InstanceSettings:
     db_url: str  # a SQLAlchemy URL
     modules: list[str] = field(default_factory=list)
     branch: str = "main"  # the branch new records go to (`lamin switch`)
+    # live OpenLineage forwarding (lineage/outbox.py): url, token, headers, backlog_cap, forward_ingested;
+    # each `LAMIN_OPENLINEAGE_*` variable overrides its entry
+    openlineage: dict = field(default_factory=dict)
 
     @property
     def dialect(self) -> str:

@@ -34,15 +34,19 @@ def recorded_body(recorded: Any, event: LineageEvent) -> dict[str, Any]:
     }
 
 
-def record_batch(events: Sequence[LineageEvent]) -> list[dict[str, Any] | BaseException]:
+def record_batch(events: Sequence[LineageEvent], ingested: Sequence[LineageEvent] = ()) -> list[dict[str, Any] | BaseException]:
     """Record events (blocking) and describe each result, or the exception that event alone raised.
+
+    `ingested`: those of the events that came from an OpenLineage producer (not forwarded back out).
 
     Answers are built here, in the worker thread, so that the event loop never touches an ORM object
     (a lazy attribute would run a query on the loop).
     """
+    from lamin_core.lineage.outbox import ingested as ingesting
     from lamin_core.lineage.recorder import record_each
 
-    results = record_each(list(events))
+    with ingesting(ingested):
+        results = record_each(list(events))
     return [r if isinstance(r, Exception) else recorded_body(r, e) for r, e in zip(results, events, strict=True)]
 
 
@@ -53,20 +57,20 @@ class Batcher:
         self.limiter = limiter
         self.workers = workers
         self.max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[LineageEvent, asyncio.Future[dict[str, Any]]]] | None = None
+        self._queue: asyncio.Queue[tuple[LineageEvent, asyncio.Future[dict[str, Any]], bool]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
-    def _start(self) -> asyncio.Queue[tuple[LineageEvent, asyncio.Future[dict[str, Any]]]]:
+    def _start(self) -> asyncio.Queue[tuple[LineageEvent, asyncio.Future[dict[str, Any]], bool]]:
         # started on first use, inside the server's event loop (no lifespan needed, works under any ASGI server)
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._tasks = [asyncio.create_task(self._work()) for _ in range(self.workers)]
         return self._queue
 
-    async def record(self, event: LineageEvent) -> dict[str, Any]:
+    async def record(self, event: LineageEvent, *, ingested: bool = False) -> dict[str, Any]:
         """Record one event; returns `recorded_body(...)`, raises what recording that event raised."""
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._start().put_nowait((event, future))
+        self._start().put_nowait((event, future, ingested))
         return await future
 
     async def _work(self) -> None:
@@ -78,19 +82,21 @@ class Batcher:
             batch = [await queue.get()]
             while len(batch) < self.max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
-            batch = [(e, f) for e, f in batch if not f.cancelled()]  # the client went away meanwhile
+            batch = [(e, f, i) for e, f, i in batch if not f.cancelled()]  # the client went away meanwhile
             if not batch:
                 continue
             try:
-                results = await to_thread.run_sync(record_batch, [e for e, _ in batch], limiter=self.limiter)
+                results = await to_thread.run_sync(
+                    record_batch, [e for e, _, _ in batch], [e for e, _, i in batch if i], limiter=self.limiter
+                )
             except BaseException as e:  # cancelled at shutdown, or a bug: nobody may wait forever
-                for _, f in batch:
+                for _, f, _ in batch:
                     if not f.done():
                         f.set_exception(e if isinstance(e, Exception) else RuntimeError("server shutting down"))
                 if not isinstance(e, Exception):
                     raise
                 continue
-            for (_, f), result in zip(batch, results, strict=True):
+            for (_, f, _), result in zip(batch, results, strict=True):
                 if f.done():
                     continue
                 if isinstance(result, BaseException):

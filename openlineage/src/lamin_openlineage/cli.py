@@ -1,4 +1,4 @@
-"""`lamin serve` and `lamin openlineage export`, plugged into the core CLI (entry-point group `lamin_core.commands`).
+"""`lamin serve` and `lamin openlineage export|status|flush`, plugged into the core CLI (entry-point group `lamin_core.commands`).
 
 Each function takes the words after the command and returns the exit code.
 """
@@ -108,14 +108,21 @@ def _instance_problem() -> str | None:
 
 
 def openlineage_main(argv: list[str]) -> int:
-    """`lamin openlineage export [--url URL] [--run UID ...] [--all]`: send recorded runs to an OpenLineage backend."""
+    """`lamin openlineage export|status|flush`: OpenLineage tools for lamin-core."""
     p = argparse.ArgumentParser(prog="lamin openlineage", description="OpenLineage tools for lamin-core.")
     sub = p.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("export", help="emit recorded runs as OpenLineage events to a backend")
     e.add_argument("--url", default=None, help="backend base URL (default: LAMIN_OPENLINEAGE_URL or ln.settings)")
     e.add_argument("--run", dest="runs", action="append", default=[], help="uid of a run to export (repeatable)")
     e.add_argument("--all", action="store_true", help="export every run of the instance")
+    sub.add_parser("status", help="live forwarding: the target, the backlog, what was delivered and dropped, the last error")
+    f = sub.add_parser("flush", help="live forwarding: deliver the backlog now")
+    f.add_argument("--timeout", type=float, default=60.0, help="give up after so many seconds (default 60)")
     args = p.parse_args(argv)
+    if args.cmd == "status":
+        return _status()
+    if args.cmd == "flush":
+        return _flush(args.timeout)
     if not args.runs and not args.all:
         print("lamin openlineage export: name runs with --run UID, or pass --all", file=sys.stderr)
         return 2
@@ -128,3 +135,37 @@ def openlineage_main(argv: list[str]) -> int:
         return 1
     print(f"exported {n} events")
     return 0
+
+
+def _status() -> int:
+    """Print the forwarder's state, one `name: value` line each (scripts read them)."""
+    problem = _instance_problem()
+    if problem:
+        print(f"lamin openlineage status: {problem}", file=sys.stderr)
+        return 1
+    from lamin_core.lineage.forwarding import status
+
+    state = status()
+    if state["target"] is None:
+        print("target: none (set LAMIN_OPENLINEAGE_URL or ln.settings.openlineage_url to forward lineage live)")
+    for name, value in state.items():
+        if name == "target" and value is None:
+            continue
+        print(f"{name}: {'-' if value is None else value}")
+    return 0
+
+
+def _flush(timeout: float) -> int:
+    problem = _instance_problem()
+    if problem:
+        print(f"lamin openlineage flush: {problem}", file=sys.stderr)
+        return 1
+    from lamin_core.lineage.forwarding import EMPTY, flush, status
+
+    if status()["target"] is None:
+        print("lamin openlineage flush: no target: set LAMIN_OPENLINEAGE_URL or ln.settings.openlineage_url", file=sys.stderr)
+        return 1
+    outcome = flush(timeout)
+    state = status()
+    print(f"backlog: {state['backlog']}, delivered: {state['delivered']}, last error: {state['last_error'] or '-'}")
+    return 0 if outcome == EMPTY and state["backlog"] == 0 else 1

@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from lamin_core.lineage.events import Dataset, Job, LineageEvent, ParentRun, RunInfo
-from lamin_core.lineage.openlineage_json import dataset_from_uri, exported_namespace, openlineage_run_id, to_openlineage
+from lamin_core.lineage.openlineage_ids import dataset_id, job_identity, reference_of
+from lamin_core.lineage.openlineage_json import to_openlineage
 
 if TYPE_CHECKING:
     from lamin_core.models import Artifact, Run, Transform
@@ -53,33 +54,6 @@ def target_url(url: str | None = None) -> str:
     raise ExportError(f"no OpenLineage backend configured: pass url= or set {URL_VARIABLE}=http://HOST:PORT")
 
 
-def job_identity(key: str | None, uid: str, facets: dict[str, Any] | None) -> tuple[str, str]:
-    """A transform's OpenLineage (namespace, name) as lamin-core keeps it; the namespace is "" when it had none.
-
-    The one mapping from transforms to jobs: the exporter, the live forwarder and the Marquez read API use it.
-    """
-    ident = (facets or {}).get("job")
-    if isinstance(ident, dict) and "name" in ident:
-        return ident.get("namespace") or "", ident["name"]
-    return "", key or uid  # recorded by a path that kept no OpenLineage identity (ln.track): the key, without a namespace
-
-
-def job_id(key: str | None, uid: str, facets: dict[str, Any] | None) -> tuple[str, str]:
-    """The (namespace, name) a transform's job has in exported events (and so in any OpenLineage backend)."""
-    namespace, name = job_identity(key, uid, facets)
-    return exported_namespace(namespace), name
-
-
-def dataset_key(key: str | None, uid: str, suffix: str | None) -> str:
-    """Where in its storage an artifact is named: its key, or the managed path of an artifact without one."""
-    return key if key else f".lamindb/{uid}{suffix or ''}"
-
-
-def dataset_id(storage_root: str, key: str | None, uid: str, suffix: str | None) -> tuple[str, str]:
-    """The OpenLineage (namespace, name) of an artifact: what it is exported as, and what re-ingest maps back."""
-    return dataset_from_uri(f"{storage_root.rstrip('/')}/{dataset_key(key, uid, suffix)}")
-
-
 def _job(transform: Transform) -> Job:
     facets = dict(transform.facets or {})
     namespace, name = job_identity(transform.key, transform.uid, facets)
@@ -106,18 +80,6 @@ def _dataset(artifact: Artifact) -> Dataset:
         hash_type=artifact.hash_type,
         size=artifact.size,
     )
-
-
-def reference_of(uid: str, reference: str | None, reference_type: str | None) -> tuple[str, str]:
-    """(reference, reference type) under which a run is exported."""
-    if reference and reference_type:
-        return reference, reference_type
-    return uid, "lamin"  # a run lamin-core created itself (ln.track): its uid is its id
-
-
-def run_id(uid: str, reference: str | None, reference_type: str | None) -> str:
-    """The OpenLineage runId a run has in exported events (a UUID)."""
-    return openlineage_run_id(*reference_of(uid, reference, reference_type))
 
 
 def _reference(run: Run) -> tuple[str, str]:

@@ -198,12 +198,14 @@ async def run_blocking(request: Request, fn: Callable[..., T], *args: Any) -> T:
     return await to_thread.run_sync(fn, *args, limiter=request.app.state.db_limiter)
 
 
-async def record_event(request: Request, event: LineageEvent) -> JSONResponse:
+async def record_event(request: Request, event: LineageEvent, *, ingested: bool = False) -> JSONResponse:
     """Record one event off the event loop: 201 when it was new, 200 when the instance already had it.
 
     Goes through the server's group-commit queue (`lamin_openlineage.batching`): under load, events that
     wait together are written in one transaction; each request still gets its own answer or error.
+    `ingested=True`: the event came from an OpenLineage producer, and live forwarding does not send it
+    back out unless `forward_ingested` is set (`lamin_core.lineage.outbox`).
     """
-    body = dict(await request.app.state.batcher.record(event))
+    body = dict(await request.app.state.batcher.record(event, ingested=ingested))
     is_new = body.pop("is_new")
     return JSONResponse(body, status_code=201 if is_new else 200)

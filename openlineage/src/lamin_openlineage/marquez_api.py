@@ -71,7 +71,7 @@ def _run(row: Any) -> dict[str, Any]:
 
 
 def _run_id(row: Any) -> str:
-    from .export import run_id
+    from lamin_core.lineage.openlineage_ids import run_id
 
     return run_id(row.uid, row.reference, row.reference_type)
 

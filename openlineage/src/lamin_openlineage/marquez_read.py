@@ -2,7 +2,7 @@
 
 Marquez's model is coarser than lamin-core's: a Marquez *job* is every version of a Transform (one key), a
 Marquez *dataset* is every version of an Artifact (one storage location and key). Both are named exactly as
-`lamin openlineage export` and live forwarding name them (`export.job_id`, `export.dataset_id`, `export.run_id`),
+`lamin openlineage export` and live forwarding name them (`openlineage_ids.job_id`, `.dataset_id`, `.run_id`),
 so a dataset has one id whichever direction lineage travels.
 
 Everything here reads with set-wide statements (one per kind of row and level of the graph), never one per
@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
+from lamin_core.lineage.openlineage_ids import dataset_id, job_id, run_id
 from lamin_core.lineage.openlineage_json import NAMESPACELESS, OPENLINEAGE_REFERENCE_TYPE, dataset_from_uri
-
-from .export import dataset_id, job_id, run_id
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -128,7 +127,7 @@ Place = tuple[int, str]  # (storage id, dataset key): where a dataset lives; eve
 
 
 def place_sql(a: Any) -> Any:
-    """SQL for `export.dataset_key`: the key, or `.lamindb/<uid><suffix>` (inline SQL: PostgreSQL groups by it)."""
+    """SQL for `openlineage_ids.dataset_key`: the key, or `.lamindb/<uid><suffix>` (inline SQL: PostgreSQL groups by it)."""
     from sqlalchemy import String, func, literal_column
 
     return func.coalesce(a.c.key, literal_column(f"'{MANAGED_PREFIX}'", String) + a.c.uid + a.c.suffix)

@@ -62,7 +62,10 @@ class LaminTransport(Transport):
             lineage_event = parse_event(d)
         else:
             lineage_event = from_openlineage(d)
-        return record(lineage_event)
+        from lamin_core.lineage.outbox import ingested
+
+        with ingested([lineage_event]):  # from an OpenLineage producer: live forwarding does not send it back out
+            return record(lineage_event)
 
     def close(self, timeout: float = -1) -> bool:
         return True  # synchronous: nothing is pending
