@@ -139,3 +139,63 @@ def test_hashing_a_large_folder_counts_files(instance, tmp_path):
     os.close(primary)
     output = b"".join(chunks).decode(errors="replace")
     assert "hashing many/" in output and "300/300" in output, output
+
+
+def _read_terminal(args: list[str], env: dict[str, str]) -> tuple[str, int]:
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary)
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    code = proc.wait(timeout=300)
+    os.close(primary)
+    return b"".join(chunks).decode(errors="replace"), code
+
+
+def test_exporting_every_run_counts_events(instance):
+    """`lamin openlineage export --all` of hundreds of events shows a count on a terminal, and sends them all."""
+    import threading
+    from datetime import datetime, timezone
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from lamin_core.lineage import Job, LineageEvent, RunInfo
+    from lamin_core.lineage.recorder import record_many
+
+    received: list[bytes] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(201)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    now = datetime.now(timezone.utc)
+    events = []
+    for i in range(120):
+        run = RunInfo(run_id=f"export-{i}", reference_type="test_export")
+        job = Job(namespace="progress-test", name=f"job-{i % 3}")
+        events += [LineageEvent(event_type="START", event_time=now, job=job, run=run),
+                   LineageEvent(event_type="COMPLETE", event_time=now, job=job, run=run)]
+    record_many(events)
+    lamin = str(Path(sys.executable).with_name("lamin"))
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        output, code = _read_terminal([lamin, "openlineage", "export", "--all", "--url", url],
+                                      terminal_env(instance, LAMIN_PROGRESS="1"))
+    finally:
+        server.shutdown()
+    assert code == 0, output
+    assert "exporting OpenLineage events" in output
+    assert len(received) == 240

@@ -32,13 +32,13 @@ CREATE TABLE runs (
 	branch_id INTEGER NOT NULL, 
 	CONSTRAINT pk_runs PRIMARY KEY (id), 
 	CONSTRAINT uq_runs_uid UNIQUE (uid), 
-	CONSTRAINT fk_runs_transform_id_transforms FOREIGN KEY(transform_id) REFERENCES transforms (id), 
-	CONSTRAINT fk_runs_initiated_by_run_id_runs FOREIGN KEY(initiated_by_run_id) REFERENCES runs (id), 
-	CONSTRAINT fk_runs_environment_id_artifacts FOREIGN KEY(environment_id) REFERENCES artifacts (id), 
-	CONSTRAINT fk_runs_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
-	CONSTRAINT fk_runs_plan_id_artifacts FOREIGN KEY(plan_id) REFERENCES artifacts (id), 
 	CONSTRAINT uq_runs_reference UNIQUE (reference_type, reference), 
+	CONSTRAINT fk_runs_initiated_by_run_id_runs FOREIGN KEY(initiated_by_run_id) REFERENCES runs (id), 
+	CONSTRAINT fk_runs_plan_id_artifacts FOREIGN KEY(plan_id) REFERENCES artifacts (id), 
+	CONSTRAINT fk_runs_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
+	CONSTRAINT fk_runs_environment_id_artifacts FOREIGN KEY(environment_id) REFERENCES artifacts (id), 
 	CONSTRAINT fk_runs_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
+	CONSTRAINT fk_runs_transform_id_transforms FOREIGN KEY(transform_id) REFERENCES transforms (id), 
 	CONSTRAINT fk_runs_report_id_artifacts FOREIGN KEY(report_id) REFERENCES artifacts (id)
 )
 -- next statement
@@ -72,28 +72,28 @@ CREATE TABLE artifacts (
 	CONSTRAINT pk_artifacts PRIMARY KEY (id), 
 	CONSTRAINT uq_artifacts_hash UNIQUE (hash), 
 	CONSTRAINT uq_artifacts_uid UNIQUE (uid), 
-	CONSTRAINT fk_artifacts_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
 	CONSTRAINT fk_artifacts_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
-	CONSTRAINT fk_artifacts_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
+	CONSTRAINT fk_artifacts_schema_id_schemas FOREIGN KEY(schema_id) REFERENCES schemas (id), 
+	CONSTRAINT fk_artifacts_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
 	CONSTRAINT fk_artifacts_storage_id_storages FOREIGN KEY(storage_id) REFERENCES storages (id), 
-	CONSTRAINT fk_artifacts_schema_id_schemas FOREIGN KEY(schema_id) REFERENCES schemas (id)
+	CONSTRAINT fk_artifacts_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
 )
--- next statement
-CREATE UNIQUE INDEX uq_artifacts_latest_key ON artifacts (storage_id, "key") WHERE is_latest = 1
 -- next statement
 CREATE INDEX ix_artifacts_key ON artifacts ("key")
 -- next statement
-CREATE INDEX ix_artifacts_run_id ON artifacts (run_id)
+CREATE UNIQUE INDEX uq_artifacts_latest_key ON artifacts (storage_id, "key") WHERE is_latest = 1
 -- next statement
 CREATE INDEX ix_artifacts_storage_id ON artifacts (storage_id)
+-- next statement
+CREATE INDEX ix_artifacts_run_id ON artifacts (run_id)
 -- next statement
 CREATE TABLE collection_artifacts (
 	collection_id INTEGER NOT NULL, 
 	artifact_id INTEGER NOT NULL, 
 	position INTEGER NOT NULL, 
 	CONSTRAINT pk_collection_artifacts PRIMARY KEY (collection_id, artifact_id), 
-	CONSTRAINT fk_collection_artifacts_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_collection_artifacts_collection_id_collections FOREIGN KEY(collection_id) REFERENCES collections (id) ON DELETE CASCADE
+	CONSTRAINT fk_collection_artifacts_collection_id_collections FOREIGN KEY(collection_id) REFERENCES collections (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_collection_artifacts_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE
 )
 -- next statement
 CREATE INDEX ix_collection_artifacts_artifact_id ON collection_artifacts (artifact_id)
@@ -123,9 +123,9 @@ CREATE TABLE collections (
 	branch_id INTEGER NOT NULL, 
 	CONSTRAINT pk_collections PRIMARY KEY (id), 
 	CONSTRAINT uq_collections_uid UNIQUE (uid), 
-	CONSTRAINT fk_collections_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
+	CONSTRAINT fk_collections_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
 	CONSTRAINT fk_collections_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
-	CONSTRAINT fk_collections_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
+	CONSTRAINT fk_collections_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL
 )
 -- next statement
 CREATE INDEX ix_collections_hash ON collections (hash)
@@ -143,8 +143,8 @@ CREATE TABLE users (
 	CONSTRAINT pk_users PRIMARY KEY (id), 
 	CONSTRAINT uq_users_handle UNIQUE (handle), 
 	CONSTRAINT uq_users_uid UNIQUE (uid), 
-	CONSTRAINT fk_users_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
-	CONSTRAINT fk_users_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id)
+	CONSTRAINT fk_users_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
+	CONSTRAINT fk_users_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
 )
 -- next statement
 CREATE TABLE branches (
@@ -204,10 +204,10 @@ CREATE TABLE features (
 	CONSTRAINT pk_features PRIMARY KEY (id), 
 	CONSTRAINT uq_features_name UNIQUE (name), 
 	CONSTRAINT uq_features_uid UNIQUE (uid), 
-	CONSTRAINT fk_features_type_id_features FOREIGN KEY(type_id) REFERENCES features (id), 
-	CONSTRAINT fk_features_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
 	CONSTRAINT fk_features_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
-	CONSTRAINT fk_features_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
+	CONSTRAINT fk_features_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
+	CONSTRAINT fk_features_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
+	CONSTRAINT fk_features_type_id_features FOREIGN KEY(type_id) REFERENCES features (id)
 )
 -- next statement
 CREATE INDEX ix_features_type_id ON features (type_id)
@@ -269,23 +269,23 @@ CREATE TABLE records (
 	branch_id INTEGER NOT NULL, 
 	CONSTRAINT pk_records PRIMARY KEY (id), 
 	CONSTRAINT uq_records_uid UNIQUE (uid), 
+	CONSTRAINT fk_records_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
 	CONSTRAINT fk_records_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
 	CONSTRAINT fk_records_type_id_records FOREIGN KEY(type_id) REFERENCES records (id), 
-	CONSTRAINT fk_records_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
-	CONSTRAINT fk_records_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL
+	CONSTRAINT fk_records_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
 )
 -- next statement
-CREATE INDEX ix_records_type_id_name ON records (type_id, name)
--- next statement
 CREATE INDEX ix_records_name ON records (name)
+-- next statement
+CREATE INDEX ix_records_type_id_name ON records (type_id, name)
 -- next statement
 CREATE TABLE schema_features (
 	schema_id INTEGER NOT NULL, 
 	feature_id INTEGER NOT NULL, 
 	position INTEGER NOT NULL, 
 	CONSTRAINT pk_schema_features PRIMARY KEY (schema_id, feature_id), 
-	CONSTRAINT fk_schema_features_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
-	CONSTRAINT fk_schema_features_schema_id_schemas FOREIGN KEY(schema_id) REFERENCES schemas (id) ON DELETE CASCADE
+	CONSTRAINT fk_schema_features_schema_id_schemas FOREIGN KEY(schema_id) REFERENCES schemas (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_schema_features_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
 -- next statement
 CREATE INDEX ix_schema_features_feature_id ON schema_features (feature_id)
@@ -295,8 +295,8 @@ CREATE TABLE schema_components (
 	slot VARCHAR(64) NOT NULL, 
 	component_id INTEGER NOT NULL, 
 	CONSTRAINT pk_schema_components PRIMARY KEY (composite_id, slot), 
-	CONSTRAINT fk_schema_components_component_id_schemas FOREIGN KEY(component_id) REFERENCES schemas (id), 
-	CONSTRAINT fk_schema_components_composite_id_schemas FOREIGN KEY(composite_id) REFERENCES schemas (id) ON DELETE CASCADE
+	CONSTRAINT fk_schema_components_composite_id_schemas FOREIGN KEY(composite_id) REFERENCES schemas (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_schema_components_component_id_schemas FOREIGN KEY(component_id) REFERENCES schemas (id)
 )
 -- next statement
 CREATE INDEX ix_schema_components_component_id ON schema_components (component_id)
@@ -326,10 +326,10 @@ CREATE TABLE schemas (
 	CONSTRAINT pk_schemas PRIMARY KEY (id), 
 	CONSTRAINT uq_schemas_hash UNIQUE (hash), 
 	CONSTRAINT uq_schemas_uid UNIQUE (uid), 
-	CONSTRAINT fk_schemas_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
 	CONSTRAINT fk_schemas_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
-	CONSTRAINT fk_schemas_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
-	CONSTRAINT fk_schemas_type_id_schemas FOREIGN KEY(type_id) REFERENCES schemas (id)
+	CONSTRAINT fk_schemas_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
+	CONSTRAINT fk_schemas_type_id_schemas FOREIGN KEY(type_id) REFERENCES schemas (id), 
+	CONSTRAINT fk_schemas_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
 )
 -- next statement
 CREATE INDEX ix_schemas_name ON schemas (name)
@@ -354,21 +354,21 @@ CREATE TABLE transforms (
 	branch_id INTEGER NOT NULL, 
 	CONSTRAINT pk_transforms PRIMARY KEY (id), 
 	CONSTRAINT uq_transforms_uid UNIQUE (uid), 
+	CONSTRAINT fk_transforms_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
 	CONSTRAINT fk_transforms_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id), 
-	CONSTRAINT fk_transforms_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
-	CONSTRAINT fk_transforms_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
+	CONSTRAINT fk_transforms_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id)
 )
 -- next statement
-CREATE INDEX ix_transforms_hash ON transforms (hash)
--- next statement
 CREATE UNIQUE INDEX uq_transforms_latest_key ON transforms ("key") WHERE is_latest = 1
+-- next statement
+CREATE INDEX ix_transforms_hash ON transforms (hash)
 -- next statement
 CREATE TABLE ulabel_parents (
 	parent_id INTEGER NOT NULL, 
 	child_id INTEGER NOT NULL, 
 	CONSTRAINT pk_ulabel_parents PRIMARY KEY (parent_id, child_id), 
-	CONSTRAINT fk_ulabel_parents_child_id_ulabels FOREIGN KEY(child_id) REFERENCES ulabels (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_ulabel_parents_parent_id_ulabels FOREIGN KEY(parent_id) REFERENCES ulabels (id) ON DELETE CASCADE
+	CONSTRAINT fk_ulabel_parents_parent_id_ulabels FOREIGN KEY(parent_id) REFERENCES ulabels (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_ulabel_parents_child_id_ulabels FOREIGN KEY(child_id) REFERENCES ulabels (id) ON DELETE CASCADE
 )
 -- next statement
 CREATE INDEX ix_ulabel_parents_child_id ON ulabel_parents (child_id)
@@ -388,10 +388,10 @@ CREATE TABLE ulabels (
 	CONSTRAINT pk_ulabels PRIMARY KEY (id), 
 	CONSTRAINT uq_ulabels_name UNIQUE (name), 
 	CONSTRAINT uq_ulabels_uid UNIQUE (uid), 
-	CONSTRAINT fk_ulabels_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
-	CONSTRAINT fk_ulabels_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
+	CONSTRAINT fk_ulabels_type_id_ulabels FOREIGN KEY(type_id) REFERENCES ulabels (id), 
 	CONSTRAINT fk_ulabels_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
-	CONSTRAINT fk_ulabels_type_id_ulabels FOREIGN KEY(type_id) REFERENCES ulabels (id)
+	CONSTRAINT fk_ulabels_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
+	CONSTRAINT fk_ulabels_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id)
 )
 -- next statement
 CREATE INDEX ix_ulabels_type_id ON ulabels (type_id)
@@ -404,15 +404,15 @@ CREATE TABLE artifact_feature_values (
 	value_str TEXT, 
 	value_json JSON, 
 	CONSTRAINT pk_artifact_feature_values PRIMARY KEY (id), 
-	CONSTRAINT fk_artifact_feature_values_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_artifact_feature_values_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
+	CONSTRAINT fk_artifact_feature_values_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
+	CONSTRAINT fk_artifact_feature_values_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE
 )
 -- next statement
-CREATE INDEX ix_artifact_feature_values_owner ON artifact_feature_values (artifact_id, feature_id, id, value_num, value_str)
+CREATE INDEX ix_artifact_feature_values_num ON artifact_feature_values (feature_id, value_num, artifact_id)
 -- next statement
 CREATE INDEX ix_artifact_feature_values_str ON artifact_feature_values (feature_id, value_str, artifact_id)
 -- next statement
-CREATE INDEX ix_artifact_feature_values_num ON artifact_feature_values (feature_id, value_num, artifact_id)
+CREATE INDEX ix_artifact_feature_values_owner ON artifact_feature_values (artifact_id, feature_id, id, value_num, value_str)
 -- next statement
 CREATE TABLE run_feature_values (
 	id INTEGER NOT NULL, 
@@ -426,11 +426,11 @@ CREATE TABLE run_feature_values (
 	CONSTRAINT fk_run_feature_values_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
 -- next statement
-CREATE INDEX ix_run_feature_values_owner ON run_feature_values (run_id, feature_id, id, value_num, value_str)
+CREATE INDEX ix_run_feature_values_num ON run_feature_values (feature_id, value_num, run_id)
 -- next statement
 CREATE INDEX ix_run_feature_values_str ON run_feature_values (feature_id, value_str, run_id)
 -- next statement
-CREATE INDEX ix_run_feature_values_num ON run_feature_values (feature_id, value_num, run_id)
+CREATE INDEX ix_run_feature_values_owner ON run_feature_values (run_id, feature_id, id, value_num, value_str)
 -- next statement
 CREATE TABLE record_feature_values (
 	id INTEGER NOT NULL, 
@@ -444,9 +444,9 @@ CREATE TABLE record_feature_values (
 	CONSTRAINT fk_record_feature_values_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
 -- next statement
-CREATE INDEX ix_record_feature_values_num ON record_feature_values (feature_id, value_num, record_id)
--- next statement
 CREATE INDEX ix_record_feature_values_owner ON record_feature_values (record_id, feature_id, id, value_num, value_str)
+-- next statement
+CREATE INDEX ix_record_feature_values_num ON record_feature_values (feature_id, value_num, record_id)
 -- next statement
 CREATE INDEX ix_record_feature_values_str ON record_feature_values (feature_id, value_str, record_id)
 -- next statement
@@ -456,18 +456,18 @@ CREATE TABLE artifact_ulabels (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_artifact_ulabels PRIMARY KEY (id), 
-	CONSTRAINT fk_artifact_ulabels_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
 	CONSTRAINT fk_artifact_ulabels_label_id_ulabels FOREIGN KEY(label_id) REFERENCES ulabels (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_artifact_ulabels_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE
+	CONSTRAINT fk_artifact_ulabels_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_artifact_ulabels_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
--- next statement
-CREATE UNIQUE INDEX uq_artifact_ulabels_feature ON artifact_ulabels (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_artifact_ulabels_label_id ON artifact_ulabels (label_id)
 -- next statement
-CREATE INDEX ix_artifact_ulabels_feature_id ON artifact_ulabels (feature_id)
+CREATE UNIQUE INDEX uq_artifact_ulabels_feature ON artifact_ulabels (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE UNIQUE INDEX uq_artifact_ulabels_plain ON artifact_ulabels (artifact_id, label_id) WHERE feature_id IS NULL
+-- next statement
+CREATE INDEX ix_artifact_ulabels_feature_id ON artifact_ulabels (feature_id)
 -- next statement
 CREATE TABLE run_ulabels (
 	id INTEGER NOT NULL, 
@@ -475,16 +475,16 @@ CREATE TABLE run_ulabels (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_run_ulabels PRIMARY KEY (id), 
-	CONSTRAINT fk_run_ulabels_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_run_ulabels_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
-	CONSTRAINT fk_run_ulabels_label_id_ulabels FOREIGN KEY(label_id) REFERENCES ulabels (id) ON DELETE CASCADE
+	CONSTRAINT fk_run_ulabels_label_id_ulabels FOREIGN KEY(label_id) REFERENCES ulabels (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_run_ulabels_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE
 )
 -- next statement
-CREATE UNIQUE INDEX uq_run_ulabels_plain ON run_ulabels (run_id, label_id) WHERE feature_id IS NULL
+CREATE UNIQUE INDEX uq_run_ulabels_feature ON run_ulabels (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_run_ulabels_feature_id ON run_ulabels (feature_id)
 -- next statement
-CREATE UNIQUE INDEX uq_run_ulabels_feature ON run_ulabels (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
+CREATE UNIQUE INDEX uq_run_ulabels_plain ON run_ulabels (run_id, label_id) WHERE feature_id IS NULL
 -- next statement
 CREATE INDEX ix_run_ulabels_label_id ON run_ulabels (label_id)
 -- next statement
@@ -495,9 +495,11 @@ CREATE TABLE record_ulabels (
 	feature_id INTEGER, 
 	CONSTRAINT pk_record_ulabels PRIMARY KEY (id), 
 	CONSTRAINT fk_record_ulabels_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
-	CONSTRAINT fk_record_ulabels_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_record_ulabels_label_id_ulabels FOREIGN KEY(label_id) REFERENCES ulabels (id) ON DELETE CASCADE
+	CONSTRAINT fk_record_ulabels_label_id_ulabels FOREIGN KEY(label_id) REFERENCES ulabels (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_record_ulabels_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE
 )
+-- next statement
+CREATE UNIQUE INDEX uq_record_ulabels_plain ON record_ulabels (record_id, label_id) WHERE feature_id IS NULL
 -- next statement
 CREATE INDEX ix_record_ulabels_feature_id ON record_ulabels (feature_id)
 -- next statement
@@ -505,24 +507,22 @@ CREATE INDEX ix_record_ulabels_label_id ON record_ulabels (label_id)
 -- next statement
 CREATE UNIQUE INDEX uq_record_ulabels_feature ON record_ulabels (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
-CREATE UNIQUE INDEX uq_record_ulabels_plain ON record_ulabels (record_id, label_id) WHERE feature_id IS NULL
--- next statement
 CREATE TABLE artifact_records (
 	id INTEGER NOT NULL, 
 	artifact_id INTEGER NOT NULL, 
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_artifact_records PRIMARY KEY (id), 
-	CONSTRAINT fk_artifact_records_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_artifact_records_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
 	CONSTRAINT fk_artifact_records_label_id_records FOREIGN KEY(label_id) REFERENCES records (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_artifact_records_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
+	CONSTRAINT fk_artifact_records_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE
 )
 -- next statement
 CREATE UNIQUE INDEX uq_artifact_records_feature ON artifact_records (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
-CREATE INDEX ix_artifact_records_feature_id ON artifact_records (feature_id)
--- next statement
 CREATE UNIQUE INDEX uq_artifact_records_plain ON artifact_records (artifact_id, label_id) WHERE feature_id IS NULL
+-- next statement
+CREATE INDEX ix_artifact_records_feature_id ON artifact_records (feature_id)
 -- next statement
 CREATE INDEX ix_artifact_records_label_id ON artifact_records (label_id)
 -- next statement
@@ -533,17 +533,17 @@ CREATE TABLE run_records (
 	feature_id INTEGER, 
 	CONSTRAINT pk_run_records PRIMARY KEY (id), 
 	CONSTRAINT fk_run_records_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_run_records_label_id_records FOREIGN KEY(label_id) REFERENCES records (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_run_records_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
+	CONSTRAINT fk_run_records_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
+	CONSTRAINT fk_run_records_label_id_records FOREIGN KEY(label_id) REFERENCES records (id) ON DELETE CASCADE
 )
 -- next statement
 CREATE INDEX ix_run_records_feature_id ON run_records (feature_id)
 -- next statement
-CREATE UNIQUE INDEX uq_run_records_plain ON run_records (run_id, label_id) WHERE feature_id IS NULL
+CREATE UNIQUE INDEX uq_run_records_feature ON run_records (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_run_records_label_id ON run_records (label_id)
 -- next statement
-CREATE UNIQUE INDEX uq_run_records_feature ON run_records (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
+CREATE UNIQUE INDEX uq_run_records_plain ON run_records (run_id, label_id) WHERE feature_id IS NULL
 -- next statement
 CREATE TABLE artifact_schemas (
 	artifact_id INTEGER NOT NULL, 
@@ -573,10 +573,10 @@ CREATE TABLE bionty_sources (
 	branch_id INTEGER NOT NULL, 
 	CONSTRAINT pk_bionty_sources PRIMARY KEY (id), 
 	CONSTRAINT uq_bionty_sources_uid UNIQUE (uid), 
-	CONSTRAINT fk_bionty_sources_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
 	CONSTRAINT fk_bionty_sources_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
 	CONSTRAINT fk_bionty_sources_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
-	CONSTRAINT uq_bionty_sources_entity_organism_name_version UNIQUE (entity, organism, name, version)
+	CONSTRAINT uq_bionty_sources_entity_organism_name_version UNIQUE (entity, organism, name, version), 
+	CONSTRAINT fk_bionty_sources_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
 )
 -- next statement
 CREATE INDEX ix_bionty_sources_entity ON bionty_sources (entity)
@@ -598,15 +598,15 @@ CREATE TABLE cell_types (
 	CONSTRAINT pk_cell_types PRIMARY KEY (id), 
 	CONSTRAINT uq_cell_types_ontology_id UNIQUE (ontology_id), 
 	CONSTRAINT uq_cell_types_uid UNIQUE (uid), 
-	CONSTRAINT fk_cell_types_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
 	CONSTRAINT fk_cell_types_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
+	CONSTRAINT fk_cell_types_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
 	CONSTRAINT fk_cell_types_source_id_bionty_sources FOREIGN KEY(source_id) REFERENCES bionty_sources (id), 
-	CONSTRAINT fk_cell_types_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
+	CONSTRAINT fk_cell_types_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id)
 )
 -- next statement
-CREATE INDEX ix_cell_types_source_id ON cell_types (source_id)
--- next statement
 CREATE INDEX ix_cell_types_name ON cell_types (name)
+-- next statement
+CREATE INDEX ix_cell_types_source_id ON cell_types (source_id)
 -- next statement
 CREATE TABLE tissues (
 	name VARCHAR(256) NOT NULL, 
@@ -626,14 +626,14 @@ CREATE TABLE tissues (
 	CONSTRAINT uq_tissues_ontology_id UNIQUE (ontology_id), 
 	CONSTRAINT uq_tissues_uid UNIQUE (uid), 
 	CONSTRAINT fk_tissues_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
-	CONSTRAINT fk_tissues_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
 	CONSTRAINT fk_tissues_source_id_bionty_sources FOREIGN KEY(source_id) REFERENCES bionty_sources (id), 
-	CONSTRAINT fk_tissues_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
+	CONSTRAINT fk_tissues_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
+	CONSTRAINT fk_tissues_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id)
 )
 -- next statement
-CREATE INDEX ix_tissues_name ON tissues (name)
--- next statement
 CREATE INDEX ix_tissues_source_id ON tissues (source_id)
+-- next statement
+CREATE INDEX ix_tissues_name ON tissues (name)
 -- next statement
 CREATE TABLE diseases (
 	name VARCHAR(256) NOT NULL, 
@@ -652,10 +652,10 @@ CREATE TABLE diseases (
 	CONSTRAINT pk_diseases PRIMARY KEY (id), 
 	CONSTRAINT uq_diseases_ontology_id UNIQUE (ontology_id), 
 	CONSTRAINT uq_diseases_uid UNIQUE (uid), 
-	CONSTRAINT fk_diseases_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
-	CONSTRAINT fk_diseases_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
+	CONSTRAINT fk_diseases_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
 	CONSTRAINT fk_diseases_source_id_bionty_sources FOREIGN KEY(source_id) REFERENCES bionty_sources (id), 
-	CONSTRAINT fk_diseases_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL
+	CONSTRAINT fk_diseases_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
+	CONSTRAINT fk_diseases_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
 )
 -- next statement
 CREATE INDEX ix_diseases_source_id ON diseases (source_id)
@@ -679,15 +679,15 @@ CREATE TABLE experimental_factors (
 	CONSTRAINT pk_experimental_factors PRIMARY KEY (id), 
 	CONSTRAINT uq_experimental_factors_ontology_id UNIQUE (ontology_id), 
 	CONSTRAINT uq_experimental_factors_uid UNIQUE (uid), 
-	CONSTRAINT fk_experimental_factors_source_id_bionty_sources FOREIGN KEY(source_id) REFERENCES bionty_sources (id), 
-	CONSTRAINT fk_experimental_factors_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
 	CONSTRAINT fk_experimental_factors_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
-	CONSTRAINT fk_experimental_factors_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL
+	CONSTRAINT fk_experimental_factors_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
+	CONSTRAINT fk_experimental_factors_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
+	CONSTRAINT fk_experimental_factors_source_id_bionty_sources FOREIGN KEY(source_id) REFERENCES bionty_sources (id)
 )
 -- next statement
-CREATE INDEX ix_experimental_factors_source_id ON experimental_factors (source_id)
--- next statement
 CREATE INDEX ix_experimental_factors_name ON experimental_factors (name)
+-- next statement
+CREATE INDEX ix_experimental_factors_source_id ON experimental_factors (source_id)
 -- next statement
 CREATE TABLE phenotypes (
 	name VARCHAR(256) NOT NULL, 
@@ -707,14 +707,14 @@ CREATE TABLE phenotypes (
 	CONSTRAINT uq_phenotypes_ontology_id UNIQUE (ontology_id), 
 	CONSTRAINT uq_phenotypes_uid UNIQUE (uid), 
 	CONSTRAINT fk_phenotypes_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
+	CONSTRAINT fk_phenotypes_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
 	CONSTRAINT fk_phenotypes_source_id_bionty_sources FOREIGN KEY(source_id) REFERENCES bionty_sources (id), 
-	CONSTRAINT fk_phenotypes_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
-	CONSTRAINT fk_phenotypes_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
+	CONSTRAINT fk_phenotypes_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id)
 )
 -- next statement
-CREATE INDEX ix_phenotypes_source_id ON phenotypes (source_id)
--- next statement
 CREATE INDEX ix_phenotypes_name ON phenotypes (name)
+-- next statement
+CREATE INDEX ix_phenotypes_source_id ON phenotypes (source_id)
 -- next statement
 CREATE TABLE developmental_stages (
 	name VARCHAR(256) NOT NULL, 
@@ -733,10 +733,10 @@ CREATE TABLE developmental_stages (
 	CONSTRAINT pk_developmental_stages PRIMARY KEY (id), 
 	CONSTRAINT uq_developmental_stages_ontology_id UNIQUE (ontology_id), 
 	CONSTRAINT uq_developmental_stages_uid UNIQUE (uid), 
-	CONSTRAINT fk_developmental_stages_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
+	CONSTRAINT fk_developmental_stages_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
 	CONSTRAINT fk_developmental_stages_source_id_bionty_sources FOREIGN KEY(source_id) REFERENCES bionty_sources (id), 
-	CONSTRAINT fk_developmental_stages_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
-	CONSTRAINT fk_developmental_stages_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL
+	CONSTRAINT fk_developmental_stages_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
+	CONSTRAINT fk_developmental_stages_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id)
 )
 -- next statement
 CREATE INDEX ix_developmental_stages_name ON developmental_stages (name)
@@ -760,9 +760,9 @@ CREATE TABLE ethnicities (
 	CONSTRAINT pk_ethnicities PRIMARY KEY (id), 
 	CONSTRAINT uq_ethnicities_ontology_id UNIQUE (ontology_id), 
 	CONSTRAINT uq_ethnicities_uid UNIQUE (uid), 
-	CONSTRAINT fk_ethnicities_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
-	CONSTRAINT fk_ethnicities_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
 	CONSTRAINT fk_ethnicities_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
+	CONSTRAINT fk_ethnicities_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
+	CONSTRAINT fk_ethnicities_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
 	CONSTRAINT fk_ethnicities_source_id_bionty_sources FOREIGN KEY(source_id) REFERENCES bionty_sources (id)
 )
 -- next statement
@@ -815,15 +815,15 @@ CREATE TABLE organisms (
 	CONSTRAINT pk_organisms PRIMARY KEY (id), 
 	CONSTRAINT uq_organisms_ontology_id UNIQUE (ontology_id), 
 	CONSTRAINT uq_organisms_uid UNIQUE (uid), 
-	CONSTRAINT fk_organisms_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
-	CONSTRAINT fk_organisms_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
 	CONSTRAINT fk_organisms_source_id_bionty_sources FOREIGN KEY(source_id) REFERENCES bionty_sources (id), 
-	CONSTRAINT fk_organisms_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL
+	CONSTRAINT fk_organisms_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
+	CONSTRAINT fk_organisms_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
+	CONSTRAINT fk_organisms_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id)
 )
 -- next statement
-CREATE INDEX ix_organisms_name ON organisms (name)
--- next statement
 CREATE INDEX ix_organisms_source_id ON organisms (source_id)
+-- next statement
+CREATE INDEX ix_organisms_name ON organisms (name)
 -- next statement
 CREATE TABLE genes (
 	symbol VARCHAR(64), 
@@ -844,26 +844,26 @@ CREATE TABLE genes (
 	CONSTRAINT pk_genes PRIMARY KEY (id), 
 	CONSTRAINT uq_genes_ensembl_gene_id UNIQUE (ensembl_gene_id), 
 	CONSTRAINT uq_genes_uid UNIQUE (uid), 
-	CONSTRAINT fk_genes_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id), 
-	CONSTRAINT fk_genes_organism_id_organisms FOREIGN KEY(organism_id) REFERENCES organisms (id), 
 	CONSTRAINT fk_genes_created_by_id_users FOREIGN KEY(created_by_id) REFERENCES users (id), 
+	CONSTRAINT fk_genes_organism_id_organisms FOREIGN KEY(organism_id) REFERENCES organisms (id), 
 	CONSTRAINT fk_genes_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE SET NULL, 
-	CONSTRAINT fk_genes_source_id_bionty_sources FOREIGN KEY(source_id) REFERENCES bionty_sources (id)
+	CONSTRAINT fk_genes_source_id_bionty_sources FOREIGN KEY(source_id) REFERENCES bionty_sources (id), 
+	CONSTRAINT fk_genes_branch_id_branches FOREIGN KEY(branch_id) REFERENCES branches (id)
 )
--- next statement
-CREATE INDEX ix_genes_source_id ON genes (source_id)
 -- next statement
 CREATE INDEX ix_genes_organism_id ON genes (organism_id)
 -- next statement
 CREATE INDEX ix_genes_symbol ON genes (symbol)
+-- next statement
+CREATE INDEX ix_genes_source_id ON genes (source_id)
 -- next statement
 CREATE TABLE schema_genes (
 	schema_id INTEGER NOT NULL, 
 	gene_id INTEGER NOT NULL, 
 	position INTEGER NOT NULL, 
 	CONSTRAINT pk_schema_genes PRIMARY KEY (schema_id, gene_id), 
-	CONSTRAINT fk_schema_genes_schema_id_schemas FOREIGN KEY(schema_id) REFERENCES schemas (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_schema_genes_gene_id_genes FOREIGN KEY(gene_id) REFERENCES genes (id)
+	CONSTRAINT fk_schema_genes_gene_id_genes FOREIGN KEY(gene_id) REFERENCES genes (id), 
+	CONSTRAINT fk_schema_genes_schema_id_schemas FOREIGN KEY(schema_id) REFERENCES schemas (id) ON DELETE CASCADE
 )
 -- next statement
 CREATE INDEX ix_schema_genes_gene_id ON schema_genes (gene_id)
@@ -872,8 +872,8 @@ CREATE TABLE cell_type_parents (
 	parent_id INTEGER NOT NULL, 
 	child_id INTEGER NOT NULL, 
 	CONSTRAINT pk_cell_type_parents PRIMARY KEY (parent_id, child_id), 
-	CONSTRAINT fk_cell_type_parents_parent_id_cell_types FOREIGN KEY(parent_id) REFERENCES cell_types (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_cell_type_parents_child_id_cell_types FOREIGN KEY(child_id) REFERENCES cell_types (id) ON DELETE CASCADE
+	CONSTRAINT fk_cell_type_parents_child_id_cell_types FOREIGN KEY(child_id) REFERENCES cell_types (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_cell_type_parents_parent_id_cell_types FOREIGN KEY(parent_id) REFERENCES cell_types (id) ON DELETE CASCADE
 )
 -- next statement
 CREATE INDEX ix_cell_type_parents_child_id ON cell_type_parents (child_id)
@@ -882,8 +882,8 @@ CREATE TABLE tissue_parents (
 	parent_id INTEGER NOT NULL, 
 	child_id INTEGER NOT NULL, 
 	CONSTRAINT pk_tissue_parents PRIMARY KEY (parent_id, child_id), 
-	CONSTRAINT fk_tissue_parents_child_id_tissues FOREIGN KEY(child_id) REFERENCES tissues (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_tissue_parents_parent_id_tissues FOREIGN KEY(parent_id) REFERENCES tissues (id) ON DELETE CASCADE
+	CONSTRAINT fk_tissue_parents_parent_id_tissues FOREIGN KEY(parent_id) REFERENCES tissues (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_tissue_parents_child_id_tissues FOREIGN KEY(child_id) REFERENCES tissues (id) ON DELETE CASCADE
 )
 -- next statement
 CREATE INDEX ix_tissue_parents_child_id ON tissue_parents (child_id)
@@ -892,8 +892,8 @@ CREATE TABLE disease_parents (
 	parent_id INTEGER NOT NULL, 
 	child_id INTEGER NOT NULL, 
 	CONSTRAINT pk_disease_parents PRIMARY KEY (parent_id, child_id), 
-	CONSTRAINT fk_disease_parents_child_id_diseases FOREIGN KEY(child_id) REFERENCES diseases (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_disease_parents_parent_id_diseases FOREIGN KEY(parent_id) REFERENCES diseases (id) ON DELETE CASCADE
+	CONSTRAINT fk_disease_parents_parent_id_diseases FOREIGN KEY(parent_id) REFERENCES diseases (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_disease_parents_child_id_diseases FOREIGN KEY(child_id) REFERENCES diseases (id) ON DELETE CASCADE
 )
 -- next statement
 CREATE INDEX ix_disease_parents_child_id ON disease_parents (child_id)
@@ -912,8 +912,8 @@ CREATE TABLE phenotype_parents (
 	parent_id INTEGER NOT NULL, 
 	child_id INTEGER NOT NULL, 
 	CONSTRAINT pk_phenotype_parents PRIMARY KEY (parent_id, child_id), 
-	CONSTRAINT fk_phenotype_parents_parent_id_phenotypes FOREIGN KEY(parent_id) REFERENCES phenotypes (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_phenotype_parents_child_id_phenotypes FOREIGN KEY(child_id) REFERENCES phenotypes (id) ON DELETE CASCADE
+	CONSTRAINT fk_phenotype_parents_child_id_phenotypes FOREIGN KEY(child_id) REFERENCES phenotypes (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_phenotype_parents_parent_id_phenotypes FOREIGN KEY(parent_id) REFERENCES phenotypes (id) ON DELETE CASCADE
 )
 -- next statement
 CREATE INDEX ix_phenotype_parents_child_id ON phenotype_parents (child_id)
@@ -932,8 +932,8 @@ CREATE TABLE ethnicity_parents (
 	parent_id INTEGER NOT NULL, 
 	child_id INTEGER NOT NULL, 
 	CONSTRAINT pk_ethnicity_parents PRIMARY KEY (parent_id, child_id), 
-	CONSTRAINT fk_ethnicity_parents_parent_id_ethnicities FOREIGN KEY(parent_id) REFERENCES ethnicities (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_ethnicity_parents_child_id_ethnicities FOREIGN KEY(child_id) REFERENCES ethnicities (id) ON DELETE CASCADE
+	CONSTRAINT fk_ethnicity_parents_child_id_ethnicities FOREIGN KEY(child_id) REFERENCES ethnicities (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_ethnicity_parents_parent_id_ethnicities FOREIGN KEY(parent_id) REFERENCES ethnicities (id) ON DELETE CASCADE
 )
 -- next statement
 CREATE INDEX ix_ethnicity_parents_child_id ON ethnicity_parents (child_id)
@@ -964,18 +964,18 @@ CREATE TABLE artifact_cell_types (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_artifact_cell_types PRIMARY KEY (id), 
-	CONSTRAINT fk_artifact_cell_types_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
+	CONSTRAINT fk_artifact_cell_types_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_artifact_cell_types_label_id_cell_types FOREIGN KEY(label_id) REFERENCES cell_types (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_artifact_cell_types_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE
+	CONSTRAINT fk_artifact_cell_types_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
 -- next statement
 CREATE INDEX ix_artifact_cell_types_label_id ON artifact_cell_types (label_id)
 -- next statement
+CREATE UNIQUE INDEX uq_artifact_cell_types_plain ON artifact_cell_types (artifact_id, label_id) WHERE feature_id IS NULL
+-- next statement
 CREATE UNIQUE INDEX uq_artifact_cell_types_feature ON artifact_cell_types (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_artifact_cell_types_feature_id ON artifact_cell_types (feature_id)
--- next statement
-CREATE UNIQUE INDEX uq_artifact_cell_types_plain ON artifact_cell_types (artifact_id, label_id) WHERE feature_id IS NULL
 -- next statement
 CREATE TABLE run_cell_types (
 	id INTEGER NOT NULL, 
@@ -988,13 +988,13 @@ CREATE TABLE run_cell_types (
 	CONSTRAINT fk_run_cell_types_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
 -- next statement
-CREATE INDEX ix_run_cell_types_feature_id ON run_cell_types (feature_id)
--- next statement
 CREATE UNIQUE INDEX uq_run_cell_types_plain ON run_cell_types (run_id, label_id) WHERE feature_id IS NULL
+-- next statement
+CREATE INDEX ix_run_cell_types_label_id ON run_cell_types (label_id)
 -- next statement
 CREATE UNIQUE INDEX uq_run_cell_types_feature ON run_cell_types (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
-CREATE INDEX ix_run_cell_types_label_id ON run_cell_types (label_id)
+CREATE INDEX ix_run_cell_types_feature_id ON run_cell_types (feature_id)
 -- next statement
 CREATE TABLE record_cell_types (
 	id INTEGER NOT NULL, 
@@ -1002,18 +1002,18 @@ CREATE TABLE record_cell_types (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_record_cell_types PRIMARY KEY (id), 
-	CONSTRAINT fk_record_cell_types_label_id_cell_types FOREIGN KEY(label_id) REFERENCES cell_types (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_record_cell_types_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_record_cell_types_label_id_cell_types FOREIGN KEY(label_id) REFERENCES cell_types (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_record_cell_types_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
 -- next statement
-CREATE UNIQUE INDEX uq_record_cell_types_feature ON record_cell_types (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
+CREATE UNIQUE INDEX uq_record_cell_types_plain ON record_cell_types (record_id, label_id) WHERE feature_id IS NULL
 -- next statement
 CREATE INDEX ix_record_cell_types_feature_id ON record_cell_types (feature_id)
 -- next statement
 CREATE INDEX ix_record_cell_types_label_id ON record_cell_types (label_id)
 -- next statement
-CREATE UNIQUE INDEX uq_record_cell_types_plain ON record_cell_types (record_id, label_id) WHERE feature_id IS NULL
+CREATE UNIQUE INDEX uq_record_cell_types_feature ON record_cell_types (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE TABLE artifact_tissues (
 	id INTEGER NOT NULL, 
@@ -1021,18 +1021,18 @@ CREATE TABLE artifact_tissues (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_artifact_tissues PRIMARY KEY (id), 
-	CONSTRAINT fk_artifact_tissues_label_id_tissues FOREIGN KEY(label_id) REFERENCES tissues (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_artifact_tissues_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_artifact_tissues_label_id_tissues FOREIGN KEY(label_id) REFERENCES tissues (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_artifact_tissues_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
--- next statement
-CREATE INDEX ix_artifact_tissues_label_id ON artifact_tissues (label_id)
--- next statement
-CREATE UNIQUE INDEX uq_artifact_tissues_plain ON artifact_tissues (artifact_id, label_id) WHERE feature_id IS NULL
 -- next statement
 CREATE UNIQUE INDEX uq_artifact_tissues_feature ON artifact_tissues (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_artifact_tissues_feature_id ON artifact_tissues (feature_id)
+-- next statement
+CREATE INDEX ix_artifact_tissues_label_id ON artifact_tissues (label_id)
+-- next statement
+CREATE UNIQUE INDEX uq_artifact_tissues_plain ON artifact_tissues (artifact_id, label_id) WHERE feature_id IS NULL
 -- next statement
 CREATE TABLE run_tissues (
 	id INTEGER NOT NULL, 
@@ -1041,15 +1041,15 @@ CREATE TABLE run_tissues (
 	feature_id INTEGER, 
 	CONSTRAINT pk_run_tissues PRIMARY KEY (id), 
 	CONSTRAINT fk_run_tissues_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_run_tissues_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
-	CONSTRAINT fk_run_tissues_label_id_tissues FOREIGN KEY(label_id) REFERENCES tissues (id) ON DELETE CASCADE
+	CONSTRAINT fk_run_tissues_label_id_tissues FOREIGN KEY(label_id) REFERENCES tissues (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_run_tissues_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
 -- next statement
-CREATE INDEX ix_run_tissues_label_id ON run_tissues (label_id)
+CREATE INDEX ix_run_tissues_feature_id ON run_tissues (feature_id)
 -- next statement
 CREATE UNIQUE INDEX uq_run_tissues_feature ON run_tissues (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
-CREATE INDEX ix_run_tissues_feature_id ON run_tissues (feature_id)
+CREATE INDEX ix_run_tissues_label_id ON run_tissues (label_id)
 -- next statement
 CREATE UNIQUE INDEX uq_run_tissues_plain ON run_tissues (run_id, label_id) WHERE feature_id IS NULL
 -- next statement
@@ -1059,18 +1059,18 @@ CREATE TABLE record_tissues (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_record_tissues PRIMARY KEY (id), 
-	CONSTRAINT fk_record_tissues_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_record_tissues_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
+	CONSTRAINT fk_record_tissues_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_record_tissues_label_id_tissues FOREIGN KEY(label_id) REFERENCES tissues (id) ON DELETE CASCADE
 )
 -- next statement
-CREATE INDEX ix_record_tissues_label_id ON record_tissues (label_id)
--- next statement
 CREATE UNIQUE INDEX uq_record_tissues_feature ON record_tissues (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
-CREATE INDEX ix_record_tissues_feature_id ON record_tissues (feature_id)
+CREATE INDEX ix_record_tissues_label_id ON record_tissues (label_id)
 -- next statement
 CREATE UNIQUE INDEX uq_record_tissues_plain ON record_tissues (record_id, label_id) WHERE feature_id IS NULL
+-- next statement
+CREATE INDEX ix_record_tissues_feature_id ON record_tissues (feature_id)
 -- next statement
 CREATE TABLE artifact_diseases (
 	id INTEGER NOT NULL, 
@@ -1079,17 +1079,17 @@ CREATE TABLE artifact_diseases (
 	feature_id INTEGER, 
 	CONSTRAINT pk_artifact_diseases PRIMARY KEY (id), 
 	CONSTRAINT fk_artifact_diseases_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_artifact_diseases_label_id_diseases FOREIGN KEY(label_id) REFERENCES diseases (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_artifact_diseases_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
+	CONSTRAINT fk_artifact_diseases_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
+	CONSTRAINT fk_artifact_diseases_label_id_diseases FOREIGN KEY(label_id) REFERENCES diseases (id) ON DELETE CASCADE
 )
 -- next statement
-CREATE UNIQUE INDEX uq_artifact_diseases_plain ON artifact_diseases (artifact_id, label_id) WHERE feature_id IS NULL
+CREATE INDEX ix_artifact_diseases_label_id ON artifact_diseases (label_id)
 -- next statement
 CREATE INDEX ix_artifact_diseases_feature_id ON artifact_diseases (feature_id)
 -- next statement
 CREATE UNIQUE INDEX uq_artifact_diseases_feature ON artifact_diseases (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
-CREATE INDEX ix_artifact_diseases_label_id ON artifact_diseases (label_id)
+CREATE UNIQUE INDEX uq_artifact_diseases_plain ON artifact_diseases (artifact_id, label_id) WHERE feature_id IS NULL
 -- next statement
 CREATE TABLE run_diseases (
 	id INTEGER NOT NULL, 
@@ -1097,18 +1097,18 @@ CREATE TABLE run_diseases (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_run_diseases PRIMARY KEY (id), 
-	CONSTRAINT fk_run_diseases_label_id_diseases FOREIGN KEY(label_id) REFERENCES diseases (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_run_diseases_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_run_diseases_label_id_diseases FOREIGN KEY(label_id) REFERENCES diseases (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_run_diseases_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
 -- next statement
-CREATE UNIQUE INDEX uq_run_diseases_feature ON run_diseases (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
--- next statement
 CREATE INDEX ix_run_diseases_feature_id ON run_diseases (feature_id)
 -- next statement
-CREATE UNIQUE INDEX uq_run_diseases_plain ON run_diseases (run_id, label_id) WHERE feature_id IS NULL
+CREATE UNIQUE INDEX uq_run_diseases_feature ON run_diseases (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_run_diseases_label_id ON run_diseases (label_id)
+-- next statement
+CREATE UNIQUE INDEX uq_run_diseases_plain ON run_diseases (run_id, label_id) WHERE feature_id IS NULL
 -- next statement
 CREATE TABLE record_diseases (
 	id INTEGER NOT NULL, 
@@ -1116,16 +1116,16 @@ CREATE TABLE record_diseases (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_record_diseases PRIMARY KEY (id), 
-	CONSTRAINT fk_record_diseases_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_record_diseases_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
+	CONSTRAINT fk_record_diseases_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_record_diseases_label_id_diseases FOREIGN KEY(label_id) REFERENCES diseases (id) ON DELETE CASCADE
 )
 -- next statement
-CREATE INDEX ix_record_diseases_feature_id ON record_diseases (feature_id)
+CREATE INDEX ix_record_diseases_label_id ON record_diseases (label_id)
 -- next statement
 CREATE UNIQUE INDEX uq_record_diseases_plain ON record_diseases (record_id, label_id) WHERE feature_id IS NULL
 -- next statement
-CREATE INDEX ix_record_diseases_label_id ON record_diseases (label_id)
+CREATE INDEX ix_record_diseases_feature_id ON record_diseases (feature_id)
 -- next statement
 CREATE UNIQUE INDEX uq_record_diseases_feature ON record_diseases (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
@@ -1135,18 +1135,18 @@ CREATE TABLE artifact_experimental_factors (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_artifact_experimental_factors PRIMARY KEY (id), 
-	CONSTRAINT fk_artifact_experimental_factors_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_artifact_experimental_factors_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
-	CONSTRAINT fk_artifact_experimental_factors_label_id_experimental_factors FOREIGN KEY(label_id) REFERENCES experimental_factors (id) ON DELETE CASCADE
+	CONSTRAINT fk_artifact_experimental_factors_label_id_experimental_factors FOREIGN KEY(label_id) REFERENCES experimental_factors (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_artifact_experimental_factors_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE
 )
+-- next statement
+CREATE INDEX ix_artifact_experimental_factors_feature_id ON artifact_experimental_factors (feature_id)
 -- next statement
 CREATE UNIQUE INDEX uq_artifact_experimental_factors_feature ON artifact_experimental_factors (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
-CREATE UNIQUE INDEX uq_artifact_experimental_factors_plain ON artifact_experimental_factors (artifact_id, label_id) WHERE feature_id IS NULL
--- next statement
 CREATE INDEX ix_artifact_experimental_factors_label_id ON artifact_experimental_factors (label_id)
 -- next statement
-CREATE INDEX ix_artifact_experimental_factors_feature_id ON artifact_experimental_factors (feature_id)
+CREATE UNIQUE INDEX uq_artifact_experimental_factors_plain ON artifact_experimental_factors (artifact_id, label_id) WHERE feature_id IS NULL
 -- next statement
 CREATE TABLE run_experimental_factors (
 	id INTEGER NOT NULL, 
@@ -1154,18 +1154,18 @@ CREATE TABLE run_experimental_factors (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_run_experimental_factors PRIMARY KEY (id), 
-	CONSTRAINT fk_run_experimental_factors_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
 	CONSTRAINT fk_run_experimental_factors_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_run_experimental_factors_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
 	CONSTRAINT fk_run_experimental_factors_label_id_experimental_factors FOREIGN KEY(label_id) REFERENCES experimental_factors (id) ON DELETE CASCADE
 )
 -- next statement
-CREATE INDEX ix_run_experimental_factors_feature_id ON run_experimental_factors (feature_id)
+CREATE UNIQUE INDEX uq_run_experimental_factors_feature ON run_experimental_factors (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_run_experimental_factors_label_id ON run_experimental_factors (label_id)
 -- next statement
-CREATE UNIQUE INDEX uq_run_experimental_factors_feature ON run_experimental_factors (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
--- next statement
 CREATE UNIQUE INDEX uq_run_experimental_factors_plain ON run_experimental_factors (run_id, label_id) WHERE feature_id IS NULL
+-- next statement
+CREATE INDEX ix_run_experimental_factors_feature_id ON run_experimental_factors (feature_id)
 -- next statement
 CREATE TABLE record_experimental_factors (
 	id INTEGER NOT NULL, 
@@ -1173,18 +1173,18 @@ CREATE TABLE record_experimental_factors (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_record_experimental_factors PRIMARY KEY (id), 
-	CONSTRAINT fk_record_experimental_factors_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
 	CONSTRAINT fk_record_experimental_factors_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_record_experimental_factors_label_id_experimental_factors FOREIGN KEY(label_id) REFERENCES experimental_factors (id) ON DELETE CASCADE
+	CONSTRAINT fk_record_experimental_factors_label_id_experimental_factors FOREIGN KEY(label_id) REFERENCES experimental_factors (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_record_experimental_factors_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
 -- next statement
 CREATE INDEX ix_record_experimental_factors_label_id ON record_experimental_factors (label_id)
 -- next statement
+CREATE UNIQUE INDEX uq_record_experimental_factors_feature ON record_experimental_factors (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
+-- next statement
 CREATE UNIQUE INDEX uq_record_experimental_factors_plain ON record_experimental_factors (record_id, label_id) WHERE feature_id IS NULL
 -- next statement
 CREATE INDEX ix_record_experimental_factors_feature_id ON record_experimental_factors (feature_id)
--- next statement
-CREATE UNIQUE INDEX uq_record_experimental_factors_feature ON record_experimental_factors (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE TABLE artifact_phenotypes (
 	id INTEGER NOT NULL, 
@@ -1192,18 +1192,18 @@ CREATE TABLE artifact_phenotypes (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_artifact_phenotypes PRIMARY KEY (id), 
+	CONSTRAINT fk_artifact_phenotypes_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
 	CONSTRAINT fk_artifact_phenotypes_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_artifact_phenotypes_label_id_phenotypes FOREIGN KEY(label_id) REFERENCES phenotypes (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_artifact_phenotypes_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
+	CONSTRAINT fk_artifact_phenotypes_label_id_phenotypes FOREIGN KEY(label_id) REFERENCES phenotypes (id) ON DELETE CASCADE
 )
--- next statement
-CREATE INDEX ix_artifact_phenotypes_label_id ON artifact_phenotypes (label_id)
--- next statement
-CREATE UNIQUE INDEX uq_artifact_phenotypes_feature ON artifact_phenotypes (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_artifact_phenotypes_feature_id ON artifact_phenotypes (feature_id)
 -- next statement
 CREATE UNIQUE INDEX uq_artifact_phenotypes_plain ON artifact_phenotypes (artifact_id, label_id) WHERE feature_id IS NULL
+-- next statement
+CREATE UNIQUE INDEX uq_artifact_phenotypes_feature ON artifact_phenotypes (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
+-- next statement
+CREATE INDEX ix_artifact_phenotypes_label_id ON artifact_phenotypes (label_id)
 -- next statement
 CREATE TABLE run_phenotypes (
 	id INTEGER NOT NULL, 
@@ -1212,17 +1212,17 @@ CREATE TABLE run_phenotypes (
 	feature_id INTEGER, 
 	CONSTRAINT pk_run_phenotypes PRIMARY KEY (id), 
 	CONSTRAINT fk_run_phenotypes_label_id_phenotypes FOREIGN KEY(label_id) REFERENCES phenotypes (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_run_phenotypes_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_run_phenotypes_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
+	CONSTRAINT fk_run_phenotypes_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
+	CONSTRAINT fk_run_phenotypes_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE
 )
--- next statement
-CREATE UNIQUE INDEX uq_run_phenotypes_plain ON run_phenotypes (run_id, label_id) WHERE feature_id IS NULL
--- next statement
-CREATE INDEX ix_run_phenotypes_feature_id ON run_phenotypes (feature_id)
 -- next statement
 CREATE UNIQUE INDEX uq_run_phenotypes_feature ON run_phenotypes (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_run_phenotypes_label_id ON run_phenotypes (label_id)
+-- next statement
+CREATE INDEX ix_run_phenotypes_feature_id ON run_phenotypes (feature_id)
+-- next statement
+CREATE UNIQUE INDEX uq_run_phenotypes_plain ON run_phenotypes (run_id, label_id) WHERE feature_id IS NULL
 -- next statement
 CREATE TABLE record_phenotypes (
 	id INTEGER NOT NULL, 
@@ -1230,16 +1230,16 @@ CREATE TABLE record_phenotypes (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_record_phenotypes PRIMARY KEY (id), 
-	CONSTRAINT fk_record_phenotypes_label_id_phenotypes FOREIGN KEY(label_id) REFERENCES phenotypes (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_record_phenotypes_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
+	CONSTRAINT fk_record_phenotypes_label_id_phenotypes FOREIGN KEY(label_id) REFERENCES phenotypes (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_record_phenotypes_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE
 )
--- next statement
-CREATE INDEX ix_record_phenotypes_feature_id ON record_phenotypes (feature_id)
 -- next statement
 CREATE UNIQUE INDEX uq_record_phenotypes_feature ON record_phenotypes (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_record_phenotypes_label_id ON record_phenotypes (label_id)
+-- next statement
+CREATE INDEX ix_record_phenotypes_feature_id ON record_phenotypes (feature_id)
 -- next statement
 CREATE UNIQUE INDEX uq_record_phenotypes_plain ON record_phenotypes (record_id, label_id) WHERE feature_id IS NULL
 -- next statement
@@ -1249,12 +1249,10 @@ CREATE TABLE artifact_developmental_stages (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_artifact_developmental_stages PRIMARY KEY (id), 
-	CONSTRAINT fk_artifact_developmental_stages_label_id_developmental_stages FOREIGN KEY(label_id) REFERENCES developmental_stages (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_artifact_developmental_stages_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_artifact_developmental_stages_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
-	CONSTRAINT fk_artifact_developmental_stages_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE
+	CONSTRAINT fk_artifact_developmental_stages_label_id_developmental_stages FOREIGN KEY(label_id) REFERENCES developmental_stages (id) ON DELETE CASCADE
 )
--- next statement
-CREATE INDEX ix_artifact_developmental_stages_label_id ON artifact_developmental_stages (label_id)
 -- next statement
 CREATE UNIQUE INDEX uq_artifact_developmental_stages_feature ON artifact_developmental_stages (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
@@ -1262,15 +1260,17 @@ CREATE INDEX ix_artifact_developmental_stages_feature_id ON artifact_development
 -- next statement
 CREATE UNIQUE INDEX uq_artifact_developmental_stages_plain ON artifact_developmental_stages (artifact_id, label_id) WHERE feature_id IS NULL
 -- next statement
+CREATE INDEX ix_artifact_developmental_stages_label_id ON artifact_developmental_stages (label_id)
+-- next statement
 CREATE TABLE run_developmental_stages (
 	id INTEGER NOT NULL, 
 	run_id INTEGER NOT NULL, 
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_run_developmental_stages PRIMARY KEY (id), 
-	CONSTRAINT fk_run_developmental_stages_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
 	CONSTRAINT fk_run_developmental_stages_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_run_developmental_stages_label_id_developmental_stages FOREIGN KEY(label_id) REFERENCES developmental_stages (id) ON DELETE CASCADE
+	CONSTRAINT fk_run_developmental_stages_label_id_developmental_stages FOREIGN KEY(label_id) REFERENCES developmental_stages (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_run_developmental_stages_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
 -- next statement
 CREATE INDEX ix_run_developmental_stages_label_id ON run_developmental_stages (label_id)
@@ -1292,13 +1292,13 @@ CREATE TABLE record_developmental_stages (
 	CONSTRAINT fk_record_developmental_stages_label_id_developmental_stages FOREIGN KEY(label_id) REFERENCES developmental_stages (id) ON DELETE CASCADE
 )
 -- next statement
-CREATE UNIQUE INDEX uq_record_developmental_stages_feature ON record_developmental_stages (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
--- next statement
 CREATE INDEX ix_record_developmental_stages_feature_id ON record_developmental_stages (feature_id)
 -- next statement
-CREATE UNIQUE INDEX uq_record_developmental_stages_plain ON record_developmental_stages (record_id, label_id) WHERE feature_id IS NULL
+CREATE UNIQUE INDEX uq_record_developmental_stages_feature ON record_developmental_stages (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_record_developmental_stages_label_id ON record_developmental_stages (label_id)
+-- next statement
+CREATE UNIQUE INDEX uq_record_developmental_stages_plain ON record_developmental_stages (record_id, label_id) WHERE feature_id IS NULL
 -- next statement
 CREATE TABLE artifact_ethnicities (
 	id INTEGER NOT NULL, 
@@ -1307,15 +1307,15 @@ CREATE TABLE artifact_ethnicities (
 	feature_id INTEGER, 
 	CONSTRAINT pk_artifact_ethnicities PRIMARY KEY (id), 
 	CONSTRAINT fk_artifact_ethnicities_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
-	CONSTRAINT fk_artifact_ethnicities_label_id_ethnicities FOREIGN KEY(label_id) REFERENCES ethnicities (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_artifact_ethnicities_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE
+	CONSTRAINT fk_artifact_ethnicities_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_artifact_ethnicities_label_id_ethnicities FOREIGN KEY(label_id) REFERENCES ethnicities (id) ON DELETE CASCADE
 )
 -- next statement
-CREATE INDEX ix_artifact_ethnicities_label_id ON artifact_ethnicities (label_id)
+CREATE INDEX ix_artifact_ethnicities_feature_id ON artifact_ethnicities (feature_id)
 -- next statement
 CREATE UNIQUE INDEX uq_artifact_ethnicities_feature ON artifact_ethnicities (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
-CREATE INDEX ix_artifact_ethnicities_feature_id ON artifact_ethnicities (feature_id)
+CREATE INDEX ix_artifact_ethnicities_label_id ON artifact_ethnicities (label_id)
 -- next statement
 CREATE UNIQUE INDEX uq_artifact_ethnicities_plain ON artifact_ethnicities (artifact_id, label_id) WHERE feature_id IS NULL
 -- next statement
@@ -1325,18 +1325,18 @@ CREATE TABLE run_ethnicities (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_run_ethnicities PRIMARY KEY (id), 
-	CONSTRAINT fk_run_ethnicities_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
+	CONSTRAINT fk_run_ethnicities_label_id_ethnicities FOREIGN KEY(label_id) REFERENCES ethnicities (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_run_ethnicities_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_run_ethnicities_label_id_ethnicities FOREIGN KEY(label_id) REFERENCES ethnicities (id) ON DELETE CASCADE
+	CONSTRAINT fk_run_ethnicities_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
--- next statement
-CREATE UNIQUE INDEX uq_run_ethnicities_plain ON run_ethnicities (run_id, label_id) WHERE feature_id IS NULL
--- next statement
-CREATE UNIQUE INDEX uq_run_ethnicities_feature ON run_ethnicities (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_run_ethnicities_feature_id ON run_ethnicities (feature_id)
 -- next statement
+CREATE UNIQUE INDEX uq_run_ethnicities_plain ON run_ethnicities (run_id, label_id) WHERE feature_id IS NULL
+-- next statement
 CREATE INDEX ix_run_ethnicities_label_id ON run_ethnicities (label_id)
+-- next statement
+CREATE UNIQUE INDEX uq_run_ethnicities_feature ON run_ethnicities (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE TABLE record_ethnicities (
 	id INTEGER NOT NULL, 
@@ -1344,18 +1344,18 @@ CREATE TABLE record_ethnicities (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_record_ethnicities PRIMARY KEY (id), 
-	CONSTRAINT fk_record_ethnicities_label_id_ethnicities FOREIGN KEY(label_id) REFERENCES ethnicities (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_record_ethnicities_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
-	CONSTRAINT fk_record_ethnicities_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE
+	CONSTRAINT fk_record_ethnicities_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_record_ethnicities_label_id_ethnicities FOREIGN KEY(label_id) REFERENCES ethnicities (id) ON DELETE CASCADE
 )
+-- next statement
+CREATE UNIQUE INDEX uq_record_ethnicities_feature ON record_ethnicities (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
+-- next statement
+CREATE INDEX ix_record_ethnicities_feature_id ON record_ethnicities (feature_id)
 -- next statement
 CREATE INDEX ix_record_ethnicities_label_id ON record_ethnicities (label_id)
 -- next statement
 CREATE UNIQUE INDEX uq_record_ethnicities_plain ON record_ethnicities (record_id, label_id) WHERE feature_id IS NULL
--- next statement
-CREATE INDEX ix_record_ethnicities_feature_id ON record_ethnicities (feature_id)
--- next statement
-CREATE UNIQUE INDEX uq_record_ethnicities_feature ON record_ethnicities (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE TABLE artifact_cell_lines (
 	id INTEGER NOT NULL, 
@@ -1363,18 +1363,18 @@ CREATE TABLE artifact_cell_lines (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_artifact_cell_lines PRIMARY KEY (id), 
-	CONSTRAINT fk_artifact_cell_lines_label_id_cell_lines FOREIGN KEY(label_id) REFERENCES cell_lines (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_artifact_cell_lines_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
-	CONSTRAINT fk_artifact_cell_lines_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE
+	CONSTRAINT fk_artifact_cell_lines_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_artifact_cell_lines_label_id_cell_lines FOREIGN KEY(label_id) REFERENCES cell_lines (id) ON DELETE CASCADE
 )
--- next statement
-CREATE UNIQUE INDEX uq_artifact_cell_lines_feature ON artifact_cell_lines (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_artifact_cell_lines_label_id ON artifact_cell_lines (label_id)
 -- next statement
+CREATE INDEX ix_artifact_cell_lines_feature_id ON artifact_cell_lines (feature_id)
+-- next statement
 CREATE UNIQUE INDEX uq_artifact_cell_lines_plain ON artifact_cell_lines (artifact_id, label_id) WHERE feature_id IS NULL
 -- next statement
-CREATE INDEX ix_artifact_cell_lines_feature_id ON artifact_cell_lines (feature_id)
+CREATE UNIQUE INDEX uq_artifact_cell_lines_feature ON artifact_cell_lines (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE TABLE run_cell_lines (
 	id INTEGER NOT NULL, 
@@ -1382,18 +1382,18 @@ CREATE TABLE run_cell_lines (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_run_cell_lines PRIMARY KEY (id), 
+	CONSTRAINT fk_run_cell_lines_label_id_cell_lines FOREIGN KEY(label_id) REFERENCES cell_lines (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_run_cell_lines_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
-	CONSTRAINT fk_run_cell_lines_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_run_cell_lines_label_id_cell_lines FOREIGN KEY(label_id) REFERENCES cell_lines (id) ON DELETE CASCADE
+	CONSTRAINT fk_run_cell_lines_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE
 )
 -- next statement
-CREATE UNIQUE INDEX uq_run_cell_lines_plain ON run_cell_lines (run_id, label_id) WHERE feature_id IS NULL
+CREATE INDEX ix_run_cell_lines_feature_id ON run_cell_lines (feature_id)
 -- next statement
 CREATE UNIQUE INDEX uq_run_cell_lines_feature ON run_cell_lines (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_run_cell_lines_label_id ON run_cell_lines (label_id)
 -- next statement
-CREATE INDEX ix_run_cell_lines_feature_id ON run_cell_lines (feature_id)
+CREATE UNIQUE INDEX uq_run_cell_lines_plain ON run_cell_lines (run_id, label_id) WHERE feature_id IS NULL
 -- next statement
 CREATE TABLE record_cell_lines (
 	id INTEGER NOT NULL, 
@@ -1401,10 +1401,12 @@ CREATE TABLE record_cell_lines (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_record_cell_lines PRIMARY KEY (id), 
-	CONSTRAINT fk_record_cell_lines_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_record_cell_lines_label_id_cell_lines FOREIGN KEY(label_id) REFERENCES cell_lines (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_record_cell_lines_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_record_cell_lines_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
+-- next statement
+CREATE INDEX ix_record_cell_lines_label_id ON record_cell_lines (label_id)
 -- next statement
 CREATE UNIQUE INDEX uq_record_cell_lines_feature ON record_cell_lines (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
@@ -1412,17 +1414,15 @@ CREATE UNIQUE INDEX uq_record_cell_lines_plain ON record_cell_lines (record_id, 
 -- next statement
 CREATE INDEX ix_record_cell_lines_feature_id ON record_cell_lines (feature_id)
 -- next statement
-CREATE INDEX ix_record_cell_lines_label_id ON record_cell_lines (label_id)
--- next statement
 CREATE TABLE artifact_organisms (
 	id INTEGER NOT NULL, 
 	artifact_id INTEGER NOT NULL, 
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_artifact_organisms PRIMARY KEY (id), 
+	CONSTRAINT fk_artifact_organisms_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_artifact_organisms_label_id_organisms FOREIGN KEY(label_id) REFERENCES organisms (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_artifact_organisms_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
-	CONSTRAINT fk_artifact_organisms_artifact_id_artifacts FOREIGN KEY(artifact_id) REFERENCES artifacts (id) ON DELETE CASCADE
+	CONSTRAINT fk_artifact_organisms_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
 -- next statement
 CREATE INDEX ix_artifact_organisms_label_id ON artifact_organisms (label_id)
@@ -1444,13 +1444,13 @@ CREATE TABLE run_organisms (
 	CONSTRAINT fk_run_organisms_label_id_organisms FOREIGN KEY(label_id) REFERENCES organisms (id) ON DELETE CASCADE
 )
 -- next statement
-CREATE UNIQUE INDEX uq_run_organisms_feature ON run_organisms (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
+CREATE INDEX ix_run_organisms_label_id ON run_organisms (label_id)
 -- next statement
 CREATE INDEX ix_run_organisms_feature_id ON run_organisms (feature_id)
 -- next statement
 CREATE UNIQUE INDEX uq_run_organisms_plain ON run_organisms (run_id, label_id) WHERE feature_id IS NULL
 -- next statement
-CREATE INDEX ix_run_organisms_label_id ON run_organisms (label_id)
+CREATE UNIQUE INDEX uq_run_organisms_feature ON run_organisms (run_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE TABLE record_organisms (
 	id INTEGER NOT NULL, 
@@ -1463,13 +1463,13 @@ CREATE TABLE record_organisms (
 	CONSTRAINT fk_record_organisms_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
 -- next statement
-CREATE INDEX ix_record_organisms_label_id ON record_organisms (label_id)
--- next statement
 CREATE UNIQUE INDEX uq_record_organisms_plain ON record_organisms (record_id, label_id) WHERE feature_id IS NULL
+-- next statement
+CREATE UNIQUE INDEX uq_record_organisms_feature ON record_organisms (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_record_organisms_feature_id ON record_organisms (feature_id)
 -- next statement
-CREATE UNIQUE INDEX uq_record_organisms_feature ON record_organisms (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
+CREATE INDEX ix_record_organisms_label_id ON record_organisms (label_id)
 -- next statement
 CREATE TABLE artifact_genes (
 	id INTEGER NOT NULL, 
@@ -1484,11 +1484,11 @@ CREATE TABLE artifact_genes (
 -- next statement
 CREATE INDEX ix_artifact_genes_feature_id ON artifact_genes (feature_id)
 -- next statement
-CREATE UNIQUE INDEX uq_artifact_genes_feature ON artifact_genes (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
+CREATE UNIQUE INDEX uq_artifact_genes_plain ON artifact_genes (artifact_id, label_id) WHERE feature_id IS NULL
 -- next statement
 CREATE INDEX ix_artifact_genes_label_id ON artifact_genes (label_id)
 -- next statement
-CREATE UNIQUE INDEX uq_artifact_genes_plain ON artifact_genes (artifact_id, label_id) WHERE feature_id IS NULL
+CREATE UNIQUE INDEX uq_artifact_genes_feature ON artifact_genes (artifact_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE TABLE run_genes (
 	id INTEGER NOT NULL, 
@@ -1496,8 +1496,8 @@ CREATE TABLE run_genes (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_run_genes PRIMARY KEY (id), 
-	CONSTRAINT fk_run_genes_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_run_genes_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
+	CONSTRAINT fk_run_genes_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE, 
 	CONSTRAINT fk_run_genes_label_id_genes FOREIGN KEY(label_id) REFERENCES genes (id) ON DELETE CASCADE
 )
 -- next statement
@@ -1515,18 +1515,18 @@ CREATE TABLE record_genes (
 	label_id INTEGER NOT NULL, 
 	feature_id INTEGER, 
 	CONSTRAINT pk_record_genes PRIMARY KEY (id), 
-	CONSTRAINT fk_record_genes_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id), 
 	CONSTRAINT fk_record_genes_record_id_records FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE, 
-	CONSTRAINT fk_record_genes_label_id_genes FOREIGN KEY(label_id) REFERENCES genes (id) ON DELETE CASCADE
+	CONSTRAINT fk_record_genes_label_id_genes FOREIGN KEY(label_id) REFERENCES genes (id) ON DELETE CASCADE, 
+	CONSTRAINT fk_record_genes_feature_id_features FOREIGN KEY(feature_id) REFERENCES features (id)
 )
--- next statement
-CREATE UNIQUE INDEX uq_record_genes_feature ON record_genes (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE INDEX ix_record_genes_label_id ON record_genes (label_id)
 -- next statement
 CREATE INDEX ix_record_genes_feature_id ON record_genes (feature_id)
 -- next statement
 CREATE UNIQUE INDEX uq_record_genes_plain ON record_genes (record_id, label_id) WHERE feature_id IS NULL
+-- next statement
+CREATE UNIQUE INDEX uq_record_genes_feature ON record_genes (record_id, feature_id, label_id) WHERE feature_id IS NOT NULL
 -- next statement
 CREATE VIRTUAL TABLE artifacts_fts USING fts5(key, description, content='artifacts', content_rowid='id', tokenize='trigram')
 -- next statement

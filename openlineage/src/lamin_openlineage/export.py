@@ -195,18 +195,23 @@ def _http_transport(url: str, api_key: str | None) -> Any:
 
 def send(events: Iterable[LineageEvent], url: str | None = None, api_key: str | None = None) -> int:
     """Send LineageEvents as OpenLineage RunEvents; returns how many were sent."""
+    from lamin_core.storage.progress import count_progress
+
     transport = _http_transport(target_url(url), api_key or os.environ.get(API_KEY_VARIABLE) or None)
+    events = list(events)
     n = 0
     try:
-        for e in events:
-            try:
-                transport.emit(to_openlineage(e))
-            except Exception as err:  # requests' HTTPError carries the backend's answer
-                body = getattr(getattr(err, "response", None), "text", "") or ""
-                raise ExportError(
-                    f"the backend refused event {n + 1} ({e.event_type} of run {e.run.run_id}): {err} {body[:300]}"
-                ) from err
-            n += 1
+        with count_progress(len(events), "exporting OpenLineage events") as advance:  # a bar on a terminal only
+            for e in events:
+                try:
+                    transport.emit(to_openlineage(e))
+                except Exception as err:  # requests' HTTPError carries the backend's answer
+                    body = getattr(getattr(err, "response", None), "text", "") or ""
+                    raise ExportError(
+                        f"the backend refused event {n + 1} ({e.event_type} of run {e.run.run_id}): {err} {body[:300]}"
+                    ) from err
+                n += 1
+                advance(1)
     finally:
         transport.close()
     return n
