@@ -17,7 +17,7 @@ $(STAMP): $(PROJECTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[data,s3,test,bionty]' -e './openlineage[test]' -e ./integrations/prefect \
-		-e ./integrations/nextflow -e ./integrations/snakemake/logger -e ./integrations/snakemake/storage
+		-e './integrations/nextflow[nf-core]' -e ./integrations/snakemake/logger -e ./integrations/snakemake/storage
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -88,9 +88,15 @@ def main(argv: list[str]) -> int:
             f"imported {result.runs} run(s), {result.tasks} task(s): {result.events} event(s), {news}; "
             f"{result.artifacts} artifact(s) registered or linked"
         )
+        checks = result.translation.params_checks if result.translation else {}
         for bundle in result.assembly.runs if result.assembly else []:
             status = bundle.status or "status unknown"
             print(f"  {bundle.meta.run_name} ({bundle.run_id}): {len(bundle.tasks)} task(s), {status}")
+            check = checks.get(bundle.run_id)
+            if check is not None and check.problems:  # reported, kept in the run's report; never a failure
+                print(f"    {len(check.problems)} param(s) not valid against {check.schema} (kept in the run's report):")
+                for problem in check.problems:
+                    print(f"    - {problem}")
     if result.skipped:
         _print_skipped(result.skipped, sys.stderr if code == 2 else sys.stdout)
     if code == 2:

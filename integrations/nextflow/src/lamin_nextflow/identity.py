@@ -16,12 +16,15 @@ already recorded would make duplicates. Decisions (interfaces.md, "Nextflow iden
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lamin_core.lineage import Dataset, Job, ParentRun, RunInfo
 
 from ._util import redact, redact_command, repository_slug, split_uri
 from .records import FileRef, PipelineMeta
+
+if TYPE_CHECKING:
+    from .nfcore import NfCoreModule
 
 NAMESPACE = "nextflow"
 PIPELINE_RUN = "nextflow_run"
@@ -97,8 +100,14 @@ def pipeline_run(meta: PipelineMeta, params: dict[str, Any] | None = None) -> Ru
     )
 
 
-def process_job(pipeline: Job, process: str) -> Job:
-    return Job(namespace=NAMESPACE, name=f"{pipeline.name}/{process}", kind="function", version=pipeline.version)
+def process_job(pipeline: Job, process: str, module: "NfCoreModule | None" = None) -> Job:
+    """A process's Job; for an nf-core module, its meta.yml description and `facets["nf_core"]` (the module's
+    git SHA in modules.json, tools and licences). The version stays the pipeline's: the weblog, which cannot
+    read modules.json, must name the same Transform version (see docs/nextflow.md, "nf-core")."""
+    if module is None:
+        return Job(namespace=NAMESPACE, name=f"{pipeline.name}/{process}", kind="function", version=pipeline.version)
+    return Job(namespace=NAMESPACE, name=f"{pipeline.name}/{process}", kind="function", version=pipeline.version,
+               description=module.description, facets={"nf_core": module.facets()})
 
 
 def task_run(

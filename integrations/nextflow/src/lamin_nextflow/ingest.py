@@ -15,6 +15,7 @@ from typing import Any, Callable
 from .assemble import Assembly, assemble
 from .history import HistoryEntry, read_history
 from .lineage_store import LineageStore, read_store
+from .nfcore import PipelineModules, nextflow_assets_dir, pipeline_dir, read_modules
 from .nfprov import ProvManifest, read_manifest
 from .records import Skipped
 from .schema import ParamSchema, read_schema
@@ -37,6 +38,7 @@ class Sources:
     history: list[HistoryEntry] = field(default_factory=list)
     schema: ParamSchema | None = None
     skipped: list[Skipped] = field(default_factory=list)
+    directory: Path | None = None  # DIR itself: an nf-core pipeline's repository when it holds modules.json
 
     @property
     def found_anything(self) -> bool:
@@ -58,7 +60,7 @@ def find_sources(
     lineage_store: Path | None = None,
 ) -> Sources:
     """Parse every source under `directory` (never raises: problems become `Skipped` entries)."""
-    sources = Sources()
+    sources = Sources(directory=directory)
     store_root = lineage_store or directory / ".lineage"
     if store_root.is_dir():
         sources.store = read_store(store_root)
@@ -135,15 +137,50 @@ class IngestResult:
         return 1 if self.skipped else 0
 
 
-def plan(sources: Sources, *, intermediates: bool = False, annotate: str = "existing") -> IngestResult:
-    """The pure part: sources -> assembled runs -> events (nothing is recorded)."""
+def nf_core_modules(
+    sources: Sources, bundles: list[Any], backend: str | None = None
+) -> tuple[dict[str, PipelineModules], list[Skipped]]:
+    """Each run's nf-core modules, from the first pipeline repository (a folder with modules.json) among DIR,
+    the run's project dir, its local script's folder and Nextflow's clone of its repository (`nextflow run
+    nf-core/demo` keeps it in ~/.nextflow/assets/nf-core/demo). Read once per folder."""
+    read: dict[Path, PipelineModules | None] = {}
+    found: dict[str, PipelineModules] = {}
+    problems: list[Skipped] = []
+    for bundle in bundles:
+        meta = bundle.meta
+        script_dir = os.path.dirname(meta.script_file) if meta.script_file and "://" not in meta.script_file else None
+        folder = pipeline_dir([sources.directory, meta.project_dir, script_dir, nextflow_assets_dir(meta.repository)])
+        if folder is None:
+            continue
+        if folder not in read:
+            read[folder] = read_modules(folder, backend)
+            problems.extend(Skipped(f"{source} (nf-core)", why) for source, why in getattr(read[folder], "problems", ()))
+        if read[folder] is not None:
+            found[bundle.run_id] = read[folder]  # type: ignore[assignment]
+    return found, problems
+
+
+def plan(
+    sources: Sources, *, intermediates: bool = False, annotate: str = "existing", backend: str | None = None
+) -> IngestResult:
+    """The pure part: sources -> assembled runs -> events (nothing is recorded).
+
+    `backend`: how nf-core files are read and params checked, "nf-core" or "plain" (None: nf-core's code
+    when the package is installed)."""
     assembly = assemble(sources.store, sources.traces, sources.manifests, sources.history, sources.skipped)
-    translation = translate(assembly.runs, intermediates=intermediates, schema=sources.schema, annotate=annotate)
+    modules, problems = nf_core_modules(sources, assembly.runs, backend)
+    if sources.schema is None:  # the pipeline repository's own schema (DIR had none)
+        for found in modules.values():
+            if Path(found.directory, "nextflow_schema.json").is_file():
+                sources.schema = read_schema(Path(found.directory, "nextflow_schema.json"))
+                break
+    translation = translate(assembly.runs, intermediates=intermediates, schema=sources.schema, annotate=annotate,
+                            nf_core=modules, backend=backend)
     return IngestResult(
         runs=len(assembly.runs),
         tasks=sum(len(b.tasks) for b in assembly.runs),
         events=len(translation.events),
-        skipped=assembly.skipped + translation.skipped,
+        skipped=assembly.skipped + problems + translation.skipped,
         assembly=assembly,
         translation=translation,
     )
@@ -157,8 +194,10 @@ def ingest(
     intermediates: bool = False,
     record: Callable[[Any], Any] | None = None,
     annotate: str = "existing",
+    backend: str | None = None,
 ) -> IngestResult:
-    """Find, translate and record one directory's runs. `record` defaults to `lamin_core.lineage.record`."""
+    """Find, translate and record one directory's runs. `record` defaults to `lamin_core.lineage.record`;
+    `backend` as for `plan()`."""
     sources = find_sources(directory, trace_files=trace_files, lineage_store=lineage_store)
     if not sources.found_anything:
         result = IngestResult(skipped=sources.skipped)
@@ -167,7 +206,7 @@ def ingest(
                     "or .nextflow/history)")
         )
         return result
-    result = plan(sources, intermediates=intermediates, annotate=annotate)
+    result = plan(sources, intermediates=intermediates, annotate=annotate, backend=backend)
     if record is None:
         from lamin_core.lineage import record as default_record  # lazy: SQLAlchemy and the models
 

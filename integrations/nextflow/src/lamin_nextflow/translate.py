@@ -21,6 +21,8 @@ from .annotations import ENGINE, read_samplesheet, task_annotations
 from .assemble import PipelineBundle, Task, local_missing
 from .identity import PRODUCER, dataset, pipeline_job, pipeline_run, process_job, storage_root_for, task_run
 from .lineage_store import lid_key
+from .nfcore import PipelineModules
+from .params_check import ParamsCheck, check_params
 from .records import FileRef, Skipped, TaskAttempt
 from .schema import FILE_FORMATS, ParamSchema, type_params
 
@@ -80,6 +82,7 @@ class FileIndex:
 class Translation:
     events: list[LineageEvent] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    params_checks: dict[str, ParamsCheck] = field(default_factory=dict)  # pipeline run id -> its params' check
 
 
 def make_event(
@@ -153,9 +156,11 @@ class Translator:
 
     def __init__(
         self, bundles: list[PipelineBundle], *, intermediates: bool = False, schema: ParamSchema | None = None,
-        annotate: str = "existing",
+        annotate: str = "existing", nf_core: dict[str, PipelineModules] | None = None, backend: str | None = None,
     ) -> None:
         self.bundles = bundles
+        self.nf_core = nf_core or {}  # pipeline run id -> its nf-core modules (nfcore.py)
+        self.backend = backend  # "nf-core" or "plain" for the params check; None: nf-core's code when installed
         self.intermediates = intermediates
         self.schema = schema
         self.annotate = annotate  # how tasks' meta, tag and samplesheet rows annotate them (annotations.py)
@@ -198,7 +203,8 @@ class Translator:
         job = self.jobs[bundle.run_id]
         params = type_params(meta.params, self.schema)
         roots = [meta.output_dir, meta.work_dir, meta.launch_dir]
-        run = pipeline_run(meta, params)
+        check = self._check_params(bundle.run_id, params)
+        run = self._pipeline_run(bundle, params, check)
         self.out.events.append(make_event("START", start, job, run))
         sheet = read_samplesheet(params, meta.launch_dir) if self.annotate != "none" else {}
         for task in bundle.tasks:
@@ -222,8 +228,39 @@ class Translator:
         # identity as ingest's and are not recorded twice, so files on them would be lost after a weblog
         inputs = self._datasets(self._param_files(params, meta.launch_dir), roots, "pipeline input")
         outputs = self._datasets(bundle.run_outputs, roots, "published output")
-        if inputs or outputs:
-            self.out.events.append(make_event("OTHER", end or start, job, pipeline_run(meta, params), inputs, outputs))
+        if inputs or outputs or (check and check.problems):
+            # invalid params go into the run's report here, on an event the weblog never sends (its
+            # COMPLETE/FAIL are the same events as ingest's and are not recorded twice), after the error
+            other = self._pipeline_run(bundle, params, check)
+            if check and check.problems:
+                other = replace(other, error_message=check.report(run.error_message))
+            self.out.events.append(make_event("OTHER", end or start, job, other, inputs, outputs))
+
+    def _check_params(self, run_id: str, params: dict[str, Any]) -> ParamsCheck | None:
+        """The run's params against nextflow_schema.json; problems never stop the import (params_check.py)."""
+        if self.schema is None:
+            return None
+        problems, backend = check_params(params, self.schema.path, self.backend)
+        check = ParamsCheck(schema=self.schema.path, backend=backend, problems=problems)
+        self.out.params_checks[run_id] = check
+        return check
+
+    def _pipeline_run(self, bundle: PipelineBundle, params: dict[str, Any], check: ParamsCheck | None) -> RunInfo:
+        run = pipeline_run(bundle.meta, params)
+        extra: dict[str, Any] = {}
+        if check is not None and check.problems:
+            extra["paramsInvalid"] = [str(p) for p in check.problems]
+            extra["paramsSchema"] = check.schema
+        modules = self.nf_core.get(bundle.run_id)
+        if modules is not None:
+            extra["nfCore"] = {"pipelineDir": modules.directory, "reader": modules.backend, "modules": len(modules.modules)}
+        if not extra:
+            return run
+        return replace(run, facets={**run.facets, "nextflow_run": {**run.facets.get("nextflow_run", {}), **extra}})
+
+    def _process_job(self, pjob: Job, run_ref: str, process: str) -> Job:
+        modules = self.nf_core.get(run_ref)
+        return process_job(pjob, process, modules.for_process(process) if modules else None)
 
     def _param_files(self, params: dict[str, Any], launch_dir: str | None) -> list[FileRef]:
         """Files named by the run's params (a samplesheet): by the schema's formats, else existing local files."""
@@ -246,7 +283,7 @@ class Translator:
         self, task: Task, pjob: Job, run_ref: str, roots: list[str | None], start: datetime, end: datetime | None,
         sheet: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        job = process_job(pjob, task.process)
+        job = self._process_job(pjob, run_ref, task.process)
         facets = task_facets(task)
         params = task.record.values if task.record else None
         tag = next((a.tag for a in reversed(task.attempts) if a.tag), None)
@@ -297,7 +334,7 @@ class Translator:
             make_event(
                 "OTHER",
                 when,
-                process_job(pjob, task.process),
+                self._process_job(pjob, run_ref, task.process),
                 run,
                 inputs=self._datasets(inputs, roots, "task input"),
                 outputs=self._datasets(outputs, roots, "task output"),
@@ -306,5 +343,7 @@ class Translator:
 
 
 def translate(bundles: list[PipelineBundle], *, intermediates: bool = False, schema: ParamSchema | None = None,
-              annotate: str = "existing") -> Translation:
-    return Translator(bundles, intermediates=intermediates, schema=schema, annotate=annotate).run()
+              annotate: str = "existing", nf_core: dict[str, PipelineModules] | None = None,
+              backend: str | None = None) -> Translation:
+    return Translator(bundles, intermediates=intermediates, schema=schema, annotate=annotate, nf_core=nf_core,
+                      backend=backend).run()
