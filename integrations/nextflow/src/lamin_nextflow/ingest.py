@@ -211,20 +211,25 @@ def ingest(
         from lamin_core.lineage import record as default_record  # lazy: SQLAlchemy and the models
 
         record = default_record
+    from lamin_core.storage.progress import count_progress
+
     artifacts: set[Any] = set()
     recorded_events = 0
-    for event in result.translation.events if result.translation else []:
-        try:
-            recorded = record(event)
-        except _FATAL:  # no instance: every other event would fail the same way
-            raise
-        except Exception as exc:  # one bad file or event must not lose the rest of the run
-            result.skipped.append(Skipped(_describe(event), f"not recorded: {type(exc).__name__}: {exc}"))
-            continue
-        recorded_events += 1
-        result.new_events += int(bool(getattr(recorded, "is_new", False)))
-        for artifact in list(getattr(recorded, "outputs", ()) or ()) + list(getattr(recorded, "inputs", ()) or ()):
-            artifacts.add(getattr(artifact, "id", None) or id(artifact))
+    events = result.translation.events if result.translation else []
+    with count_progress(len(events), "ingesting Nextflow events") as advance:  # a bar on a terminal only
+        for event in events:
+            advance(1)
+            try:
+                recorded = record(event)
+            except _FATAL:  # no instance: every other event would fail the same way
+                raise
+            except Exception as exc:  # one bad file or event must not lose the rest of the run
+                result.skipped.append(Skipped(_describe(event), f"not recorded: {type(exc).__name__}: {exc}"))
+                continue
+            recorded_events += 1
+            result.new_events += int(bool(getattr(recorded, "is_new", False)))
+            for artifact in list(getattr(recorded, "outputs", ()) or ()) + list(getattr(recorded, "inputs", ()) or ()):
+                artifacts.add(getattr(artifact, "id", None) or id(artifact))
     result.events = recorded_events
     result.artifacts = len(artifacts)
     return result
