@@ -224,3 +224,26 @@ def _reset_fs_cache() -> None:
 
 def pytest_configure(config: Any) -> None:
     config.addinivalue_line("markers", "slow: end-to-end tests that start engines")
+
+
+def run_on_terminal(args: list[str], env: dict[str, str], timeout: float = 300) -> tuple[str, int]:
+    """Run a command with stdout and stderr on a pseudo-terminal (progress bars draw only on one);
+    returns (everything it printed, exit code)."""
+    import pty
+    import subprocess
+
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary)
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    code = proc.wait(timeout=timeout)
+    os.close(primary)
+    return b"".join(chunks).decode(errors="replace"), code

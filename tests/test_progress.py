@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from lamin_core.testing import run_on_terminal as command_on_terminal
+
 import lamin_core as ln
 
 SAVER = textwrap.dedent("""
@@ -122,41 +124,9 @@ def test_hashing_a_large_folder_counts_files(instance, tmp_path):
         ln.Artifact({str(folder)!r}, key="many").save()
         print("done", flush=True)
     """)
-    primary, secondary = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-c", script], env=terminal_env(instance, LAMIN_PROGRESS="1"),
-                            stdout=secondary, stderr=secondary)
-    os.close(secondary)
-    chunks = []
-    while True:
-        try:
-            data = os.read(primary, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    assert proc.wait(timeout=120) == 0
-    os.close(primary)
-    output = b"".join(chunks).decode(errors="replace")
+    output, code = command_on_terminal([sys.executable, "-c", script], terminal_env(instance, LAMIN_PROGRESS="1"), timeout=120)
+    assert code == 0, output
     assert "hashing many/" in output and "300/300" in output, output
-
-
-def _read_terminal(args: list[str], env: dict[str, str]) -> tuple[str, int]:
-    primary, secondary = pty.openpty()
-    proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary)
-    os.close(secondary)
-    chunks = []
-    while True:
-        try:
-            data = os.read(primary, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    code = proc.wait(timeout=300)
-    os.close(primary)
-    return b"".join(chunks).decode(errors="replace"), code
 
 
 def test_exporting_every_run_counts_events(instance):
@@ -192,7 +162,7 @@ def test_exporting_every_run_counts_events(instance):
     lamin = str(Path(sys.executable).with_name("lamin"))
     url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        output, code = _read_terminal([lamin, "openlineage", "export", "--all", "--url", url],
+        output, code = command_on_terminal([lamin, "openlineage", "export", "--all", "--url", url],
                                       terminal_env(instance, LAMIN_PROGRESS="1"))
     finally:
         server.shutdown()

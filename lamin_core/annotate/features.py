@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, select
 from ..db import engine as db
 from ..errors import ValidationError
 from .dtypes import DType, label_field, parse, resolve_registry, serialize
-from .values import as_elements, column_of, encode, is_missing, normalize, row_key, stored_scalar
+from .values import column_of, encode, feature_elements, row_key, stored_scalar
 
 
 def init_feature(feature: Any, name: str | None = None, dtype: Any = None, **fields: Any) -> None:
@@ -236,16 +236,7 @@ class FeatureManager:
 
     def _check(self, feature: Any, value: Any, labels_must_exist: bool = True) -> _Planned:
         dtype = parse(feature.dtype)
-        elements = []
-        for v in as_elements(feature.name, dtype, value):
-            if is_missing(v):
-                if feature.default_value is not None:
-                    v = feature.default_value
-                elif not feature.nullable:
-                    raise ValidationError(f"feature {feature.name!r} is not nullable: pass a value (None was given)")
-                else:
-                    continue
-            elements.append(normalize(feature.name, dtype, v, coerce=bool(feature.coerce)))
+        elements = feature_elements(feature, dtype, value)
         unique: dict[Any, Any] = {}
         for e in elements:
             unique.setdefault(_identity(e), e)

@@ -56,6 +56,22 @@ def as_elements(name: str, dtype: DType, value: Any) -> list[Any]:
     return [value]
 
 
+def feature_elements(feature: Any, dtype: DType, value: Any) -> list[Any]:
+    """A value for `feature` as checked elements: missing ones become its default, are refused when it is
+    not nullable, or are dropped; each element is normalised (and coerced if the feature says so)."""
+    elements = []
+    for v in as_elements(feature.name, dtype, value):
+        if is_missing(v):
+            if feature.default_value is not None:
+                v = feature.default_value
+            elif not feature.nullable:
+                raise ValidationError(f"feature {feature.name!r} is not nullable: pass a value (None was given)")
+            else:
+                continue
+        elements.append(normalize(feature.name, dtype, v, coerce=bool(feature.coerce)))
+    return elements
+
+
 def normalize(name: str, dtype: DType, value: Any, coerce: bool = False) -> Any:
     """One element as its canonical Python value; raises naming the feature and its dtype."""
     kind = dtype.kind

@@ -265,21 +265,12 @@ def _plan(t: _Target, feature: _Feature, value: Any, label_ids: dict[tuple[str, 
           rows: _Rows, problems: dict[int, list[str]]) -> None:
     """Check one value like `features.set_values()` does and add its rows; a value that fails is reported."""
     from ..annotate.dtypes import label_field, parse, resolve_registry
-    from ..annotate.values import as_elements, encode, is_missing, normalize
+    from ..annotate.values import encode, feature_elements
     from ..models.annotations import LABEL_ACCESSORS, LABEL_LINKS
 
     try:
         dtype = parse(feature.dtype or "")
-        elements = []
-        for v in as_elements(feature.name, dtype, value):
-            if is_missing(v):
-                if feature.default_value is not None:
-                    v = feature.default_value
-                elif not feature.nullable:
-                    raise ValidationError(f"feature {feature.name!r} is not nullable: None was given")
-                else:
-                    continue
-            elements.append(normalize(feature.name, dtype, v, coerce=feature.coerce))
+        elements = feature_elements(feature, dtype, value)
         if dtype.is_cat:
             label = resolve_registry(dtype.registry or "ULabel")
             accessor = LABEL_ACCESSORS.get(label.__name__, "")

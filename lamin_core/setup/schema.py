@@ -58,6 +58,30 @@ def create_schema(engine: "Engine") -> bool:
     return True
 
 
+def create_declared_tables(conn: "Connection", names: "tuple[str, ...]") -> None:
+    """Create these tables (in this order) as the models declare them: what a migration that adds whole
+    tables runs, so that migrated and new instances match (`tests/test_schema.py`)."""
+    from sqlalchemy import MetaData
+    from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
+
+    from ..models import Base
+
+    # a copy that holds every table, so foreign keys to existing tables resolve
+    copy = MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.tables.values():
+        table.to_metadata(copy)
+    for name in names:
+        table = copy.tables[name]
+        conn.execute(CreateTable(table, include_foreign_key_constraints=table.foreign_key_constraints))
+        for index in table.indexes:
+            conn.execute(CreateIndex(index))
+    if conn.dialect.name != "sqlite":  # PostgreSQL leaves `use_alter` keys (created_by_id) out of CREATE TABLE
+        for name in names:
+            for fk in copy.tables[name].foreign_key_constraints:
+                if fk.use_alter:
+                    conn.execute(AddConstraint(fk))
+
+
 def _create_tables(conn: "Connection", metadata: "MetaData") -> None:
     if conn.dialect.name != "sqlite":
         metadata.create_all(conn, checkfirst=False)  # only reached for a schema without tables of its own; public's are not ours

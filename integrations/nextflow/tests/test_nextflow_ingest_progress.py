@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
+
+from lamin_core.testing import run_on_terminal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from ingest_bench import write_run  # noqa: E402
@@ -14,28 +14,10 @@ from ingest_bench import write_run  # noqa: E402
 LAMIN = str(Path(sys.executable).with_name("lamin"))
 
 
-def _on_terminal(args: list[str], env: dict[str, str]) -> tuple[str, int]:
-    primary, secondary = pty.openpty()
-    proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary)
-    os.close(secondary)
-    chunks = []
-    while True:
-        try:
-            data = os.read(primary, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    code = proc.wait(timeout=300)
-    os.close(primary)
-    return b"".join(chunks).decode(errors="replace"), code
-
-
 def test_a_large_ingest_counts_events_on_a_terminal_only(sqlite_instance, tmp_path):
     run = write_run(tmp_path, 60)  # 61 tasks, a few hundred events: past the bar's threshold
     env = {k: v for k, v in sqlite_instance.env.items() if k not in ("CI", "LAMIN_PROGRESS")}
-    output, code = _on_terminal([LAMIN, "nextflow", "ingest", str(run)], {**env, "TERM": "xterm", "COLUMNS": "120"})
+    output, code = run_on_terminal([LAMIN, "nextflow", "ingest", str(run)], {**env, "TERM": "xterm", "COLUMNS": "120"})
     assert code == 0, output
     assert "ingesting Nextflow events" in output
     piped = subprocess.run([LAMIN, "nextflow", "ingest", str(run)], env=env, capture_output=True, text=True, timeout=300)

@@ -23,24 +23,10 @@ NEW_TABLES = (
 
 def upgrade() -> None:
     # the tables as the models declare them at this revision; a later change to them gets its own migration
-    from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
-
-    from lamin_core.models import Base
+    from lamin_core.setup.schema import create_declared_tables
 
     bind = op.get_bind()
-    copy = sa.MetaData(naming_convention=Base.metadata.naming_convention)
-    for table in Base.metadata.tables.values():
-        table.to_metadata(copy)
-    for name in NEW_TABLES:
-        table = copy.tables[name]
-        bind.execute(CreateTable(table, include_foreign_key_constraints=table.foreign_key_constraints))
-        for index in table.indexes:
-            bind.execute(CreateIndex(index))
-    if bind.dialect.name != "sqlite":  # PostgreSQL leaves `use_alter` keys (created_by_id) out of CREATE TABLE
-        for name in NEW_TABLES:
-            for fk in copy.tables[name].foreign_key_constraints:
-                if fk.use_alter:
-                    bind.execute(AddConstraint(fk))
+    create_declared_tables(bind, NEW_TABLES)
     op.add_column("branches", sa.Column("status", sa.String(20), nullable=False, server_default="standing"))
     if bind.dialect.name == "sqlite":
         # SQLite cannot add a constraint later, but takes a REFERENCES clause on a new nullable column
