@@ -180,7 +180,8 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
            f"-master.port.grpc={ports['mg']}", f"-volume.port.grpc={ports['vg']}", f"-filer.port.grpc={ports['fg']}",
            f"-s3.port.grpc={ports['sg']}",
            "-s3", f"-s3.port={ports['s3']}", f"-s3.config={config}", "-s3.port.iceberg=0", "-s3.port.lance=0",
-           "-master.telemetry=false", "-volume.max=5"]
+           # every bucket is a collection with volumes of its own: room for the suite's buckets, small volumes
+           "-master.telemetry=false", "-volume.max=60", "-master.volumeSizeLimitMB=64"]
     log = open(folder / "weed.log", "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{ports['s3']}"
