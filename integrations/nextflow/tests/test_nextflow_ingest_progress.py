@@ -14,7 +14,10 @@ from ingest_bench import write_run  # noqa: E402
 LAMIN = str(Path(sys.executable).with_name("lamin"))
 
 
-def test_a_large_ingest_counts_events_on_a_terminal_only(sqlite_instance, tmp_path):
+def test_a_large_ingest_counts_events_on_a_terminal_only(sqlite_instance, tmp_path, monkeypatch):
+    import nfgen
+
+    monkeypatch.setattr(nfgen, "FIXTURES", nfgen.FIXTURES)  # write_run points it elsewhere: restored afterwards
     run = write_run(tmp_path, 60)  # 61 tasks, a few hundred events: past the bar's threshold
     env = {k: v for k, v in sqlite_instance.env.items() if k not in ("CI", "LAMIN_PROGRESS")}
     output, code = run_on_terminal([LAMIN, "nextflow", "ingest", str(run)], {**env, "TERM": "xterm", "COLUMNS": "120"})
