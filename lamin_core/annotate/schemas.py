@@ -241,28 +241,10 @@ def feature_set_in(s: "Session", features: list["Feature"]) -> int:
     Runs inside the caller's write transaction and creates no object that outlives it, so a rolled-back
     save leaves nothing behind and its retry starts clean.
     """
-    from sqlalchemy import insert
-
-    from .. import ids
-    from ..db.upsert import lock_names
-    from ..models import Schema
-    from ..tracking.context import current_run_id
-
     values = _normalize(None, {})[2]
-    values.update(n=len(features), flexible=False)
-    digest = definition_hash(_definition([f.uid for f in features], {}, values))
-    lock_names(s, [f"schema:{digest}"])
-    existing = s.execute(select(Schema.id).where(Schema.hash == digest)).scalar_one_or_none()
-    if existing is not None:
-        return existing
-    from ..models.base import _current_branch_id, _current_user_id, utcnow
-
-    now = utcnow()
-    row = {k: v for k, v in values.items() if k != "type"}
-    row.update(uid=ids.base62(Schema._uid_length), hash=digest, created_at=now, updated_at=now,
-               created_by_id=_current_user_id(), branch_id=_current_branch_id(), run_id=current_run_id())
-    schema_id = s.execute(insert(Schema.__table__).returning(Schema.__table__.c.id), [row]).scalar_one()
-    _write_members(s, schema_id, features, {})
+    schema_id, created = _schema_row(s, values, [f.uid for f in features])
+    if created:
+        _write_members(s, schema_id, features, {})
     return schema_id
 
 
@@ -275,32 +257,41 @@ def member_set_in(s: "Session", itype: str, dtype: str | None, model: type, memb
     """
     from sqlalchemy import insert
 
-    from .. import ids
-    from ..db.upsert import lock_names
-    from ..models import Schema
-    from ..models.base import _current_branch_id, _current_user_id, utcnow
     from ..models.bionty import Gene, schema_genes
-    from ..tracking.context import current_run_id
 
     uid_of: dict[int, str] = {}
     for i in range(0, len(member_ids), 5_000):  # within every backend's limit of bound parameters
         chunk = member_ids[i:i + 5_000]
         uid_of.update(s.execute(select(model.id, model.uid).where(model.id.in_(chunk))).tuples().all())
     values = _normalize(None, {"itype": itype, "dtype": dtype})[2]
-    values.update(n=len(member_ids), flexible=False)
-    digest = definition_hash(_definition([uid_of[i] for i in member_ids], {}, values))
+    schema_id, created = _schema_row(s, values, [uid_of[i] for i in member_ids])
+    if created and model is Gene and member_ids:
+        s.execute(insert(schema_genes), [{"schema_id": schema_id, "gene_id": g, "position": i} for i, g in enumerate(member_ids)])
+    return schema_id
+
+
+def _schema_row(s: "Session", values: dict[str, Any], member_uids: list[str]) -> tuple[int, bool]:
+    """(id, created) of the schema with this definition and these members: found by its hash, or inserted
+    as a plain row in the caller's transaction (the hash's advisory lock makes concurrent savers agree)."""
+    from sqlalchemy import insert
+
+    from .. import ids
+    from ..db.upsert import lock_names
+    from ..models import Schema
+    from ..models.base import _current_branch_id, _current_user_id, utcnow
+    from ..tracking.context import current_run_id
+
+    values = {**values, "n": len(member_uids), "flexible": False}
+    digest = definition_hash(_definition(member_uids, {}, values))
     lock_names(s, [f"schema:{digest}"])
     existing = s.execute(select(Schema.id).where(Schema.hash == digest)).scalar_one_or_none()
     if existing is not None:
-        return existing
+        return existing, False
     now = utcnow()
     row = {k: v for k, v in values.items() if k != "type"}
     row.update(uid=ids.base62(Schema._uid_length), hash=digest, created_at=now, updated_at=now,
                created_by_id=_current_user_id(), branch_id=_current_branch_id(), run_id=current_run_id())
-    schema_id = s.execute(insert(Schema.__table__).returning(Schema.__table__.c.id), [row]).scalar_one()
-    if model is Gene and member_ids:
-        s.execute(insert(schema_genes), [{"schema_id": schema_id, "gene_id": g, "position": i} for i, g in enumerate(member_ids)])
-    return schema_id
+    return s.execute(insert(Schema.__table__).returning(Schema.__table__.c.id), [row]).scalar_one(), True
 
 
 # ---- reading ----
