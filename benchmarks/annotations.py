@@ -18,14 +18,11 @@ labels (n / 100 artifacts each).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
-import uuid
 from typing import Any, Callable
 
-from timing import warm_ms  # this folder is on sys.path when a benchmark runs as a script
+from timing import throwaway_instance, warm_ms  # this folder is on sys.path when a benchmark runs as a script
 
 N_FLOAT, N_STR, N_LABEL, N_LABELS = 6, 2, 2, 100
 NOW = "2025-01-01 00:00:00.000000"
@@ -150,30 +147,13 @@ def run_benchmarks(n: int, repeat: int) -> list[tuple[str, float, float, str]]:
 
 
 def bench_backend(backend: str, n: int, repeat: int) -> None:
-    from lamin_core.db import engine as db
-    from lamin_core.setup import init
-    from lamin_core.testing import _pg_execute, _pg_schema_url
-
-    with tempfile.TemporaryDirectory() as base:
-        os.environ["LAMIN_HOME"] = os.path.join(base, "home")
-        os.environ.pop("LAMIN_INSTANCE", None)
-        schema = f"lamin_bench_{uuid.uuid4().hex[:10]}" if backend == "postgresql" else None
-        db_url = None
-        if schema:
-            _pg_execute(f'CREATE SCHEMA "{schema}"')
-            db_url = _pg_schema_url(schema)
-        try:
-            init(storage=os.path.join(base, "storage"), db=db_url, name="bench_annotations")
-            print(f"seeding {n:,} artifacts x 10 features ({backend}) ...", file=sys.stderr, flush=True)
-            took = seed(n, backend)
-            print(f"\n{backend}: {n:,} artifacts, {10 * n:,} feature values (seeded in {took:.0f} s)")
-            print(f"{'operation':<72} {'median':>9} {'p90':>9}  goal")
-            for name, med, p90, goal in run_benchmarks(n, repeat):
-                print(f"{name:<72} {med:>7.2f}ms {p90:>7.2f}ms  {goal}")
-        finally:
-            db.configure(None)
-            if schema:
-                _pg_execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with throwaway_instance(backend, "bench_annotations"):
+        print(f"seeding {n:,} artifacts x 10 features ({backend}) ...", file=sys.stderr, flush=True)
+        took = seed(n, backend)
+        print(f"\n{backend}: {n:,} artifacts, {10 * n:,} feature values (seeded in {took:.0f} s)")
+        print(f"{'operation':<72} {'median':>9} {'p90':>9}  goal")
+        for name, med, p90, goal in run_benchmarks(n, repeat):
+            print(f"{name:<72} {med:>7.2f}ms {p90:>7.2f}ms  {goal}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,14 +23,12 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from timing import warm_ms  # this folder is on sys.path when a benchmark runs as a script
+from timing import throwaway_instance, warm_ms  # this folder is on sys.path when a benchmark runs as a script
 
 N_ARTIFACTS = 100_000
 FAN_IN = 249  # inputs of the merge run: 1 + 1 + 249 + 249 = 500 nodes
@@ -167,31 +165,15 @@ def measure(env: dict[str, str], focus: str, repeat: int) -> list[tuple[str, flo
 
 
 def bench_backend(backend: str, repeat: int) -> None:
-    from lamin_core.db import engine as db
-    from lamin_core.setup import init
-    from lamin_core.testing import _pg_execute, _pg_schema_url
-
-    with tempfile.TemporaryDirectory() as base:
-        home = os.path.join(base, "home")
-        os.environ["LAMIN_HOME"] = home
-        os.environ.pop("LAMIN_INSTANCE", None)
-        schema = f"lamin_bench_{uuid.uuid4().hex[:10]}" if backend == "postgresql" else None
-        if schema:
-            _pg_execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            init(storage=os.path.join(base, "storage"), db=_pg_schema_url(schema) if schema else None, name="bench")
-            t0 = time.perf_counter()
-            focus = seed()
-            print(f"{backend}: seeded {N_ARTIFACTS:,} artifacts and a 500-node graph in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-            results = measure({**os.environ, "LAMIN_HOME": home}, focus, repeat)
-            print(f"\n{backend}, {N_ARTIFACTS + FAN_IN + 1:,} artifacts (median / p90, ms)")
-            for name, med, p90, goal in results:
-                print(f"  {name:<48} {med:8.1f} {p90:8.1f}   goal {goal}")
-            sys.stdout.flush()
-        finally:
-            db.configure(None)
-            if schema:
-                _pg_execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with throwaway_instance(backend) as home:
+        t0 = time.perf_counter()
+        focus = seed()
+        print(f"{backend}: seeded {N_ARTIFACTS:,} artifacts and a 500-node graph in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        results = measure({**os.environ, "LAMIN_HOME": home}, focus, repeat)
+        print(f"\n{backend}, {N_ARTIFACTS + FAN_IN + 1:,} artifacts (median / p90, ms)")
+        for name, med, p90, goal in results:
+            print(f"  {name:<48} {med:8.1f} {p90:8.1f}   goal {goal}")
+        sys.stdout.flush()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,14 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from timing import warm_ms  # this folder is on sys.path when a benchmark runs as a script
+from timing import throwaway_instance, warm_ms  # this folder is on sys.path when a benchmark runs as a script
 
 N_PIPELINES, N_STEPS, N_RUNS_PER_JOB, N_OUTPUTS = 10, 100, 10, 3
 TOKEN = "bench-token"
@@ -137,34 +135,17 @@ def measure(env: dict[str, str], repeat: int) -> list[tuple[str, float, float, i
 
 
 def bench_backend(backend: str, repeat: int) -> None:
-    from lamin_core.db import engine as db
-    from lamin_core.setup import init
-    from lamin_core.testing import _pg_execute, _pg_schema_url
-
-    with tempfile.TemporaryDirectory() as base:
-        home = os.path.join(base, "home")
-        os.environ["LAMIN_HOME"] = home
-        os.environ.pop("LAMIN_INSTANCE", None)
-        schema = f"lamin_bench_{uuid.uuid4().hex[:10]}" if backend == "postgresql" else None
-        if schema:
-            _pg_execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            init(storage=os.path.join(base, "storage"), db=_pg_schema_url(schema) if schema else None, name="bench")
-            t0 = time.perf_counter()
-            seed()
-            print(f"{backend}: seeded 10,000 runs and 30,000 artifacts in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-            env = {**os.environ, "LAMIN_HOME": home}
-            results = measure(env, repeat)
-            print(f"\n{backend}, {N_PIPELINES * N_STEPS * N_RUNS_PER_JOB:,} runs, "
-                  f"{N_PIPELINES * N_STEPS * N_RUNS_PER_JOB * N_OUTPUTS:,} artifacts (median / p90 of {repeat}, ms)")
-            for name, med, p90, _ in results:
-                goal = "< 100 ms" if "depth 20 over HTTP" in name else "-"
-                print(f"  {name:<52} {med:8.2f} {p90:8.2f}   goal {goal}")
-            sys.stdout.flush()
-        finally:
-            db.configure(None)
-            if schema:
-                _pg_execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with throwaway_instance(backend) as home:
+        t0 = time.perf_counter()
+        seed()
+        print(f"{backend}: seeded 10,000 runs and 30,000 artifacts in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        results = measure({**os.environ, "LAMIN_HOME": home}, repeat)
+        print(f"\n{backend}, {N_PIPELINES * N_STEPS * N_RUNS_PER_JOB:,} runs, "
+              f"{N_PIPELINES * N_STEPS * N_RUNS_PER_JOB * N_OUTPUTS:,} artifacts (median / p90 of {repeat}, ms)")
+        for name, med, p90, _ in results:
+            goal = "< 100 ms" if "depth 20 over HTTP" in name else "-"
+            print(f"  {name:<52} {med:8.2f} {p90:8.2f}   goal {goal}")
+        sys.stdout.flush()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,13 +17,10 @@ Prints the median and 90th percentile in milliseconds. Goal: validate < 1,000 ms
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-import uuid
 from typing import Any, Callable
 
-from timing import warm_ms  # this folder is on sys.path when a benchmark runs as a script
+from timing import throwaway_instance, warm_ms  # this folder is on sys.path when a benchmark runs as a script
 
 N_FEATURES = 10
 N_LABELS = 100
@@ -112,27 +109,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def bench_backend(backend: str, rows: int, repeat: int) -> None:
-    from lamin_core.db import engine as db
-    from lamin_core.setup import init
-    from lamin_core.testing import _pg_execute, _pg_schema_url
-
-    with tempfile.TemporaryDirectory() as base:
-        os.environ["LAMIN_HOME"] = os.path.join(base, "home")
-        os.environ.pop("LAMIN_INSTANCE", None)
-        pg_schema = f"lamin_bench_{uuid.uuid4().hex[:10]}" if backend == "postgresql" else None
-        if pg_schema:
-            _pg_execute(f'CREATE SCHEMA "{pg_schema}"')
-        try:
-            init(storage=os.path.join(base, "storage"), db=_pg_schema_url(pg_schema) if pg_schema else None, name="bench")
-            results = run(rows, repeat)
-            print(f"\n{backend}, {rows:,} rows x {N_FEATURES} categorical columns (median / p90 of {repeat} runs, ms)")
-            for name, med, p90, goal in results:
-                print(f"  {name:<72} {med:8.1f} {p90:8.1f}   {'goal ' + goal if goal else ''}")
-            sys.stdout.flush()
-        finally:
-            db.configure(None)
-            if pg_schema:
-                _pg_execute(f'DROP SCHEMA IF EXISTS "{pg_schema}" CASCADE')
+    with throwaway_instance(backend):
+        results = run(rows, repeat)
+        print(f"\n{backend}, {rows:,} rows x {N_FEATURES} categorical columns (median / p90 of {repeat} runs, ms)")
+        for name, med, p90, goal in results:
+            print(f"  {name:<72} {med:8.1f} {p90:8.1f}   {'goal ' + goal if goal else ''}")
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
