@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, event, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import SQLRecord, uid_type, utcnow
@@ -150,9 +150,6 @@ class Artifact(SQLRecord):
         from ..lineage.graph import view_lineage
 
         return view_lineage(self, *args, **kwargs)
-
-
-from sqlalchemy import event  # noqa: E402
 
 
 @event.listens_for(Artifact, "before_update")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from lamin_core.lineage.openlineage_ids import dataset_id, job_id, run_id
 from lamin_core.lineage.openlineage_json import NAMESPACELESS, OPENLINEAGE_REFERENCE_TYPE, dataset_from_uri
+from lamin_core.storage.managed import MANAGED_DIR
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 JobKey = tuple[str, str]  # (namespace, name) of a job
 DatasetKey = tuple[str, str]  # (namespace, name) of a dataset
 CHUNK = 5000  # ids per IN list: below every backend's parameter limit
-MANAGED_PREFIX = ".lamindb/"
+MANAGED_PREFIX = MANAGED_DIR + "/"  # keys of managed artifacts as the export names them
 # artifacts that belong to a run rather than being data it read or wrote: not datasets in Marquez's sense
 RUN_ATTACHMENT_KINDS = ("log", "benchmark", "report", "environment", "plan")
 
