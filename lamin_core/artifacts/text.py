@@ -1,49 +1,89 @@
-"""Small text artifacts the core writes itself: run reports, environments, source snapshots."""
+"""Small text artifacts the core writes itself: run reports, environments, source snapshots.
+
+`text_artifact_id` is the one implementation, on plain rows (`db.dbapi`), so that `ln.track()` records a
+script's environment without importing SQLAlchemy; `text_artifact` runs it in an ORM session.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from .. import ids
 from ..storage.hashing import HASH_TYPE, hash_bytes
+from ..storage.managed import managed_key
 from ..storage.paths import filesystem, is_local, join
-from .save import default_storage, managed_key
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from ..db.dbapi import Rows
     from ..models import Artifact
 
+ARTIFACT_UID_STEM = 16
 
-def text_artifact(
-    s: "Session", text: str, *, kind: str, suffix: str = ".txt", description: str | None = None, key: str | None = None
-) -> "Artifact":
-    """The artifact holding `text` in the default storage: the existing one when the content is known."""
-    from ..models import Artifact
+
+def text_artifact_id(
+    rows: "Rows", text: str, *, kind: str, suffix: str = ".txt", description: str | None = None, key: str | None = None
+) -> int:
+    """The id of the artifact holding `text` in the default storage: the existing one when the content is known.
+
+    The file is written before the row goes in: a failed write leaves no row, and the transaction that
+    inserts the row commits or rolls back with the caller's work.
+    """
+    from ..db import engine as db
+    from ..db.dbapi import record_defaults
 
     data = text.encode()
     digest = hash_bytes(data)
-    existing = s.execute(select(Artifact).where(Artifact.hash == digest)).scalar_one_or_none()
+    existing = rows.scalar("SELECT id FROM artifacts WHERE hash = :hash", {"hash": digest})
     if existing is not None:
-        return existing
-    storage = default_storage(s)
-    artifact = Artifact(
-        _fields=dict(
-            uid=ids.versioned_uid(16), key=key, storage_id=storage.id, suffix=suffix, size=len(data), hash=digest,
-            hash_type=HASH_TYPE, kind=kind, managed=True, description=description,
-        )
-    )
-    artifact.storage = storage
-    s.add(artifact)
-    s.flush()
-    dest = join(storage.root, managed_key(artifact))
+        return int(existing)
+    root = db.settings().storage_root
+    storage_id = _storage_id(rows, root)
+    uid = ids.versioned_uid(ARTIFACT_UID_STEM)
+    dest = join(root, managed_key(uid, suffix))
     if is_local(dest):
         Path(dest).parent.mkdir(parents=True, exist_ok=True)
         Path(dest).write_bytes(data)
     else:
         with filesystem(dest).open(dest, "wb") as f:
             f.write(data)
+    values = {
+        **record_defaults(rows), "uid": uid, "key": key, "description": description, "storage_id": storage_id,
+        "suffix": suffix, "size": len(data), "hash": digest, "hash_type": HASH_TYPE, "n_files": None, "otype": None,
+        "kind": kind, "version": None, "is_latest": True, "managed": True, "facets": None, "run_id": None,
+        "schema_id": None,
+    }
+    values["updated_at"] = values["created_at"]
+    return rows.insert("artifacts", values)
+
+
+def _storage_id(rows: "Rows", root: str) -> int:
+    found = rows.scalar("SELECT id FROM storages WHERE root = :root", {"root": root})
+    if found is not None:
+        return int(found)
+    # the instance's root has a row from `lamin init` on; one moved there since gets it here, as the ORM's
+    # get_or_create_storage would (a concurrent writer's row wins the race; a retry finds it)
+    import socket
+
+    from ..db.dbapi import record_defaults
+    from ..setup.instance import storage_type
+
+    return rows.insert("storages", {
+        **record_defaults(rows), "uid": ids.base62(12), "root": root, "type": storage_type(root),
+        "host": socket.gethostname() if is_local(root) else None,
+    })
+
+
+def text_artifact(
+    s: "Session", text: str, *, kind: str, suffix: str = ".txt", description: str | None = None, key: str | None = None
+) -> "Artifact":
+    """`text_artifact_id` in an ORM session, as an Artifact."""
+    from ..db.dbapi import rows_of
+    from ..models import Artifact
+
+    s.flush()
+    artifact = s.get(Artifact, text_artifact_id(rows_of(s), text, kind=kind, suffix=suffix, description=description, key=key))
+    assert artifact is not None
     return artifact

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 PLAN_FOLDERS = {"plans", ".plans"}
 KINDS = ("plan",)
@@ -48,31 +49,27 @@ def is_plan_file(p: Path) -> bool:
 
 
 def _save_transform(p: Path, key: str | None, description: str | None) -> int:
-    from ..db import engine as db
-    from ..lineage.transforms import upsert_transform
-    from ..models import Transform
+    # plain rows (db.dbapi): `lamin save script.py` never imports SQLAlchemy
+    from ..db import dbapi
+    from ..lineage.transforms import upsert_transform_row
     from ..tracking.source import source_of
 
     source = source_of(p, key=key)
-    with db.write() as s:
-        before = s.execute(_count_versions(source.key)).scalar()
-        transform = upsert_transform(
-            s, Transform(key=source.key, kind=source.kind, source_code=source.source_code, description=description)
+
+    def save(rows: dbapi.Rows) -> tuple[Any, int, int]:
+        count = "SELECT count(*) FROM transforms WHERE key = :key"
+        before = rows.scalar(count, {"key": source.key})
+        transform = upsert_transform_row(
+            rows, {"key": source.key, "kind": source.kind, "source_code": source.source_code, "description": description}
         )
         if description and not transform.description:
-            transform.description = description
-        after = s.execute(_count_versions(source.key)).scalar()
+            rows.execute("UPDATE transforms SET description = :d WHERE id = :id", {"d": description, "id": transform.id})
+        return transform, before, rows.scalar(count, {"key": source.key})
+
+    transform, before, after = dbapi.write_retrying(save, [f"transform:/{source.key}"])
     state = "new version" if after != before and before else ("new" if after != before else "unchanged")
     print(f"→ saved {source.kind} {source.key!r} as transform {transform.uid} ({state})")
     return 0
-
-
-def _count_versions(key: str):  # type: ignore[no-untyped-def]
-    from sqlalchemy import func, select
-
-    from ..models import Transform
-
-    return select(func.count()).select_from(Transform).where(Transform.key == key)
 
 
 def _save_plan(p: Path, key: str | None, description: str | None) -> int:
@@ -116,31 +113,28 @@ def uid_from(uid_or_url: str) -> str:
 
 def load_source(uid: str, into: str = ".") -> int:
     """Write the source of transform `uid` (its latest version for a 12-character stem) into folder `into`."""
-    from sqlalchemy import select
-
-    from ..db import engine as db
-    from ..models import Transform
+    from ..db import dbapi
 
     stem_or_uid = uid_from(uid)
-    with db.read() as s:
+    columns = "SELECT uid, key, kind, source_code FROM transforms"
+    with dbapi.read() as rows:
         if len(stem_or_uid) == 16:
-            transform = s.execute(select(Transform).where(Transform.uid == stem_or_uid)).scalar()
-        else:
-            transform = s.execute(
-                select(Transform).where(Transform.uid.startswith(stem_or_uid, autoescape=True)).order_by(Transform.uid.desc()).limit(1)
-            ).scalar()
-    if transform is None:
+            found = rows.one(f"{columns} WHERE uid = :uid", {"uid": stem_or_uid})
+        else:  # uids are letters and digits (checked above): nothing to escape in the pattern
+            found = rows.one(f"{columns} WHERE uid LIKE :stem ORDER BY uid DESC LIMIT 1", {"stem": stem_or_uid + "%"})
+    if found is None:
         raise ValueError(f"no transform with uid {stem_or_uid!r} in this instance")
-    if not transform.source_code:
-        raise ValueError(f"transform {transform.uid} ({transform.key!r}) has no saved source code")
-    name = Path(transform.key).name if transform.key else f"{transform.uid}.py"
+    t_uid, t_key, t_kind, source_code = found
+    if not source_code:
+        raise ValueError(f"transform {t_uid} ({t_key!r}) has no saved source code")
+    name = Path(t_key).name if t_key else f"{t_uid}.py"
     target = Path(into).expanduser() / name
     if target.exists():
-        if target.read_text(encoding="utf-8", errors="replace") == transform.source_code:
-            print(f"→ {transform.kind} is here: {target} (unchanged)")
+        if target.read_text(encoding="utf-8", errors="replace") == source_code:
+            print(f"→ {t_kind} is here: {target} (unchanged)")
             return 0
-        raise FileExistsError(f"{target} exists and differs from transform {transform.uid}: move it away or use --into DIR")
+        raise FileExistsError(f"{target} exists and differs from transform {t_uid}: move it away or use --into DIR")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(transform.source_code, encoding="utf-8")
-    print(f"→ {transform.kind} is here: {target}")
+    target.write_text(source_code, encoding="utf-8")
+    print(f"→ {t_kind} is here: {target}")
     return 0

@@ -46,11 +46,11 @@ def lock_names(s: "Session", names: "Iterable[str]") -> None:
     """
     if s.get_bind().dialect.name != "postgresql":
         return
-    import hashlib
-
     from sqlalchemy import text
 
-    keys = sorted({int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "big", signed=True) for n in names})
+    from .dbapi import lock_keys
+
+    keys = lock_keys(names)
     if keys:
         s.execute(
             text("SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered"),

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .events import EVENT_TYPES, Dataset, Job, LineageEvent, ParentRun, RunInfo
-
 if TYPE_CHECKING:
+    from .events import EVENT_TYPES, Dataset, Job, LineageEvent, ParentRun, RunInfo
     from .recorder import Recorded, record, record_many
 
 __all__ = ["EVENT_TYPES", "Dataset", "Job", "LineageEvent", "ParentRun", "RunInfo", "Recorded", "record", "record_many"]
@@ -34,8 +33,13 @@ __all__ = ["EVENT_TYPES", "Dataset", "Job", "LineageEvent", "ParentRun", "RunInf
 
 def __getattr__(name: str) -> Any:
     # the recorder pulls in SQLAlchemy and the models; adapters import this package in hot paths
+    # and ln.track() reaches lineage.transforms without needing the event classes either
     if name in ("record", "record_many", "Recorded"):
         from . import recorder
 
         return getattr(recorder, name)
-    raise AttributeError(name)
+    if name in ("EVENT_TYPES", "Dataset", "Job", "LineageEvent", "ParentRun", "RunInfo"):
+        from . import events
+
+        return getattr(events, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

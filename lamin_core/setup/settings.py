@@ -16,8 +16,8 @@ import getpass
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import InstanceNotFoundError, NoInstanceError
 
@@ -40,17 +40,49 @@ def validate_instance_name(name: str) -> str:
     return name
 
 
-@dataclass
-class InstanceSettings:
-    name: str
-    uid: str
-    storage_root: str  # an absolute local path or an fsspec URI
-    db_url: str  # a SQLAlchemy URL
-    modules: list[str] = field(default_factory=list)
-    branch: str = "main"  # the branch new records go to (`lamin switch`)
-    # live OpenLineage forwarding (lineage/outbox.py): url, token, headers, backlog_cap, forward_ingested;
-    # each `LAMIN_OPENLINEAGE_*` variable overrides its entry
-    openlineage: dict = field(default_factory=dict)
+class _Record:
+    """A settings file's fields as attributes. Not a dataclass: `dataclasses` imports `inspect`, which cost
+    a tracked script more than its whole database work."""
+
+    FIELDS: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.FIELDS}
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.to_dict() == other.to_dict()  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        shown = {f: _hide_password(v) if f == "db_url" else v for f, v in self.to_dict().items()}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
+
+def _hide_password(url: str) -> str:
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+class InstanceSettings(_Record):
+    FIELDS = ("name", "uid", "storage_root", "db_url", "modules", "branch", "openlineage")
+
+    def __init__(
+        self,
+        name: str,
+        uid: str,
+        storage_root: str,  # an absolute local path or an fsspec URI
+        db_url: str,  # a SQLAlchemy URL
+        modules: list[str] | None = None,
+        branch: str = "main",  # the branch new records go to (`lamin switch`)
+        # live OpenLineage forwarding (lineage/outbox.py): url, token, headers, backlog_cap, forward_ingested;
+        # each `LAMIN_OPENLINEAGE_*` variable overrides its entry
+        openlineage: dict | None = None,
+    ) -> None:
+        self.name = name
+        self.uid = uid
+        self.storage_root = storage_root
+        self.db_url = db_url
+        self.modules = list(modules or [])
+        self.branch = branch
+        self.openlineage = dict(openlineage or {})
 
     @property
     def dialect(self) -> str:
@@ -63,7 +95,7 @@ class InstanceSettings:
         # the URL may carry a database password: readable by the owner only
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump(asdict(self), f, indent=2)
+            json.dump(self.to_dict(), f, indent=2)
         os.replace(tmp, path)
 
     @classmethod
@@ -73,14 +105,16 @@ class InstanceSettings:
             known = ", ".join(list_instances()) or "none"
             raise InstanceNotFoundError(f"no instance named {name!r} under {lamin_home()} (known: {known})")
         data = json.loads(path.read_text())
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        return cls(**{k: v for k, v in data.items() if k in cls.FIELDS})
 
 
-@dataclass
-class UserSettings:
-    handle: str
-    uid: str
-    name: str | None = None
+class UserSettings(_Record):
+    FIELDS = ("handle", "uid", "name")
+
+    def __init__(self, handle: str, uid: str, name: str | None = None) -> None:
+        self.handle = handle
+        self.uid = uid
+        self.name = name
 
     @classmethod
     def load_or_create(cls) -> "UserSettings":
@@ -92,7 +126,7 @@ class UserSettings:
         handle = os.environ.get("LAMIN_USER") or _login_name()
         user = cls(handle=handle, uid=base62(8))
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(user), indent=2))
+        path.write_text(json.dumps(user.to_dict(), indent=2))
         return user
 
 

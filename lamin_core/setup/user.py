@@ -6,39 +6,60 @@ ids are looked up when the engine is first created (see `db.engine`) and cached 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..db import engine as db
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlalchemy.engine import Engine
+
+    from ..db.dbapi import Rows
 
     from .settings import InstanceSettings
 
-_cache: dict[str, int] = {}
+_cache: dict[str, Any] = {}
 
 
 def on_engine_created(engine: "Engine", settings: "InstanceSettings") -> None:
-    branch = settings.branch
-    from sqlalchemy import insert, select
+    from ..db.dbapi import Rows
 
-    from ..models import Branch, User
+    with engine.begin() as conn:
+        resolve_ids(Rows(conn.connection.driver_connection, conn.dialect.name), settings)
+
+
+def resolve_ids(rows: "Rows", settings: "InstanceSettings") -> None:
+    """Find (or create) this user's row and the current branch's id: once per process and database,
+    on whichever connection comes first (SQLAlchemy's engine, or `db.dbapi`'s own)."""
     from .settings import UserSettings
 
+    if _cache.get("db_url") == settings.db_url and _cache.get("branch") == settings.branch:
+        return
     user = UserSettings.load_or_create()
-    with engine.connect() as conn:
-        user_id = conn.execute(select(User.id).where(User.uid == user.uid)).scalar()
-        if user_id is None:
-            # another user may own the handle on a shared database: keep handles unique
-            handle = user.handle
-            if conn.execute(select(User.id).where(User.handle == handle)).scalar() is not None:
-                handle = f"{handle}-{user.uid}"
-            conn.execute(insert(User).values(uid=user.uid, handle=handle, name=user.name, created_by_id=None, branch_id=1))
-            user_id = conn.execute(select(User.id).where(User.uid == user.uid)).scalar_one()
-        branch_id = conn.execute(select(Branch.id).where(Branch.name == branch)).scalar()
-        conn.commit()
-    _cache["user_id"] = user_id
-    _cache["branch_id"] = branch_id if branch_id is not None else 1
+    user_id = rows.scalar("SELECT id FROM users WHERE uid = :uid", {"uid": user.uid})
+    if user_id is None:
+        # another user may own the handle on a shared database: keep handles unique
+        handle = user.handle
+        if rows.scalar("SELECT id FROM users WHERE handle = :handle", {"handle": handle}) is not None:
+            handle = f"{handle}-{user.uid}"
+        user_id = rows.insert("users", {"uid": user.uid, "handle": handle, "name": user.name, "created_at": utcnow(),
+                                        "created_by_id": None, "branch_id": 1})
+    branch_id = rows.scalar("SELECT id FROM branches WHERE name = :name", {"name": settings.branch})
+    _cache.update(user_id=user_id, branch_id=branch_id if branch_id is not None else 1, db_url=settings.db_url,
+                  branch=settings.branch)
+
+
+def ids_for(rows: "Rows", settings: "InstanceSettings") -> dict[str, Any]:
+    """The cached user and branch ids, resolved on `rows` if this process has not done so yet."""
+    resolve_ids(rows, settings)
+    return _cache
+
+
+def utcnow() -> "datetime":
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
 
 
 def forget() -> None:

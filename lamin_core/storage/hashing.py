@@ -9,10 +9,8 @@ checksum (an S3 ETag) is used with `hash_type="etag"`.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import os
-import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -25,8 +23,12 @@ CHUNK = 16 * 1024 * 1024
 THREADED_FROM = 4 * 1024 * 1024
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _encode(digest: bytes) -> str:
-    return base64.urlsafe_b64encode(digest[:16]).decode()[:22]
+    # base64.urlsafe_b64encode, without importing `base64` (and `struct`) in every tracked script
+    return binascii.b2a_base64(digest[:16], newline=False).translate(_URLSAFE).decode()[:22]
 
 
 def _hasher(size: int) -> "blake3.blake3":
@@ -70,6 +72,8 @@ def hash_dir(path: str | os.PathLike[str]) -> tuple[str, int, int]:
 def copy_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], progress: Callable[[int], None] | None = None) -> None:
     """Copy a file; with `progress`, in chunks that report each one (and let Ctrl-C in between)."""
     if progress is None:
+        import shutil
+
         shutil.copyfile(src, dst)
         return
     with open(src, "rb") as fin, open(dst, "wb") as fout:
@@ -97,6 +101,8 @@ def copy_and_hash(
             return _encode(h.digest())
         buffers = (bytearray(CHUNK), bytearray(CHUNK))
         views = (memoryview(buffers[0]), memoryview(buffers[1]))
+        from concurrent.futures import ThreadPoolExecutor  # here: a second's import cost of most saves is not this
+
         with ThreadPoolExecutor(max_workers=1) as writer:
             pending = None
             i = 0

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MANAGED_DIR = ".lamindb"
 STAGING_DIR = "_staging"
@@ -35,7 +34,7 @@ def managed_key(uid: str, suffix: str | None) -> str:
 
 def staging_prefix() -> str:
     """The key of this process's staging folder; the timestamp guards against a later process reusing the pid."""
-    host = socket.gethostname().replace(WRITER_SEPARATOR, "-").replace("/", "-")
+    host = _hostname().replace(WRITER_SEPARATOR, "-").replace("/", "-")
     return f"{MANAGED_DIR}/{STAGING_DIR}/{host}{WRITER_SEPARATOR}{os.getpid()}{WRITER_SEPARATOR}{_process_start()}"
 
 
@@ -45,15 +44,14 @@ def uid_of_managed_name(name: str) -> str | None:
     return match.group(1) if match else None
 
 
-@dataclass(frozen=True)
-class Writer:
+class Writer(NamedTuple):
     host: str
     pid: int
     started: int
 
     def is_alive_here(self) -> bool | None:
         """True/False for a writer on this host; None when it ran on another host (only its age can tell)."""
-        if self.host != socket.gethostname().replace(WRITER_SEPARATOR, "-").replace("/", "-"):
+        if self.host != _hostname().replace(WRITER_SEPARATOR, "-").replace("/", "-"):
             return None
         try:
             os.kill(self.pid, 0)
@@ -93,3 +91,11 @@ def _start_time_of(pid: int) -> int | None:
         return btime + ticks // os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, StopIteration):
         return None
+
+
+def _hostname() -> str:
+    if hasattr(os, "uname"):
+        return os.uname().nodename  # what socket.gethostname() answers on POSIX, without importing socket
+    import socket
+
+    return socket.gethostname()

@@ -84,16 +84,22 @@ def _active() -> "Run | PendingRun | None":
 
 
 def current_run() -> "Run | None":
-    """The active Run, written to the database if it was still pending."""
+    """The active Run as an ORM object, written to the database if it was still pending."""
     value = _active()
     if isinstance(value, PendingRun):
         return value.run()
+    if value is not None and not hasattr(value, "_sa_instance_state"):
+        return value.orm()  # the TrackedRun of ln.track(): its ORM Run
     return value
 
 
 def current_run_id() -> int | None:
-    run = current_run()
-    return run.id if run is not None else None
+    value = _active()
+    if value is None:
+        return None
+    if isinstance(value, PendingRun):
+        return value.run().id
+    return value.id
 
 
 def set_current_run(run: "Run | PendingRun | None") -> object:

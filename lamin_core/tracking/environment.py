@@ -10,10 +10,7 @@ packages share it, because text artifacts are deduplicated by their content hash
 
 from __future__ import annotations
 
-import hashlib
 import os
-import platform
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,11 +25,31 @@ _memo: dict[str, str] = {}  # fingerprint -> environment text, for many runs in 
 
 
 def python_version() -> str:
-    return platform.python_version()
+    return sys.version.split()[0]  # what platform.python_version() parses out of it, without importing platform
+
+
+def platform_string() -> str:
+    """`platform.platform()` on Linux (`Linux-6.1.0-x86_64-with-glibc2.36`) from `os.uname()` and the C
+    library's own answer: importing `platform` and scanning the Python binary for the glibc version took
+    tens of milliseconds of every tracked script."""
+    u = os.uname()
+    libc = os.confstr("CS_GNU_LIBC_VERSION") if u.sysname == "Linux" and "CS_GNU_LIBC_VERSION" in os.confstr_names else None
+    if not libc or " " not in libc:
+        import platform
+
+        return platform.platform(terse=True)
+    name, version = libc.split(" ", 1)
+    text = "-".join(p for p in (u.sysname, u.release, u.machine, "with", name + version) if p)
+    text = text.replace(" ", "_").replace("/", "-")
+    while "--" in text:
+        text = text.replace("--", "-")
+    return text
 
 
 def host() -> str:
-    return socket.gethostname()
+    from ..storage.managed import _hostname
+
+    return _hostname()
 
 
 def captured_env() -> dict[str, str]:
@@ -47,7 +64,7 @@ def run_facets(argv: list[str] | None = None) -> dict[str, Any]:
 
     facets: dict[str, Any] = {
         "python": python_version(),
-        "platform": platform.platform(terse=True),
+        "platform": platform_string(),
         "executable": sys.executable,
         "pid": os.getpid(),
         "cwd": os.getcwd(),
@@ -61,7 +78,9 @@ def run_facets(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def _fingerprint() -> str:
-    h = hashlib.sha256(sys.version.encode())
+    import blake3  # imported for content hashes anyway; hashlib would cost an OpenSSL load
+
+    h = blake3.blake3(sys.version.encode())
     for entry in sys.path:
         try:
             names = sorted(n for n in os.listdir(entry or ".") if n.endswith(_DIST_SUFFIXES))

@@ -7,10 +7,12 @@ short repr.
 
 from __future__ import annotations
 
-import inspect
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .redact import redact
+
+if TYPE_CHECKING:
+    import inspect
 
 MAX_STR = 1000
 MAX_ITEMS = 100
@@ -61,6 +63,7 @@ def bound_params(signature: inspect.Signature, args: tuple[Any, ...], kwargs: di
     except TypeError:
         return {}  # the call itself will raise the same TypeError, with Python's own message
     bound.apply_defaults()
+    import inspect
     out: dict[str, Any] = {}
     for name, value in bound.arguments.items():
         if name in ("self", "cls"):

@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 SCRIPT_SUFFIXES = {".py": "script", ".r": "script", ".sh": "script", ".jl": "script",
                    ".ipynb": "notebook", ".rmd": "notebook", ".qmd": "notebook"}
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     path: Path
     key: str
     kind: str  # script or notebook
@@ -90,9 +89,9 @@ def running_path() -> Path | None:
 
 
 def _is_installed(path: Path) -> bool:
-    import sysconfig
+    import site  # imported at start-up already; sysconfig is not, and costs milliseconds
 
-    folders = {sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")}
+    folders = {os.path.dirname(os.__file__), *site.getsitepackages(), site.USER_SITE or ""}
     return any(path.is_relative_to(f) for f in folders if f)
 
 

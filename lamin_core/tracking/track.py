@@ -21,40 +21,42 @@ reference is its own uid, so that `record()` events (flows, adapters) can name i
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import signal
 import sys
 import threading
 import time
-import traceback
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import ids
+from .. import log
 from . import context
 
 if TYPE_CHECKING:
+    from ..db.dbapi import Rows
+    from ..lineage.transforms import TransformRow
     from ..models import Artifact, Run, Transform
     from .source import Source
 
-logger = logging.getLogger("lamin_core")
 CLOSE_SIGNALS = ("SIGTERM", "SIGHUP")
 _EVENT_OF_STATUS = {"completed": "COMPLETE", "errored": "FAIL", "aborted": "ABORT"}  # OpenLineage eventType
 MAX_ATTEMPTS = 8
+RUN_UID_LENGTH = 20  # models.Run._uid_length
 T = TypeVar("T")
 
 
-@dataclass
 class _Tracked:
-    run: "Run"
-    source: "Source | None"
-    pid: int
-    started: float
-    instance_uid: str  # the run's instance: after `ln.connect(other)` the run must not be closed there
-    done: bool = False
+    __slots__ = ("run", "source", "pid", "started", "instance_uid", "done")
+
+    def __init__(self, run: "Run", source: "Source | None", pid: int, started: float, instance_uid: str) -> None:
+        self.run = run
+        self.source = source
+        self.pid = pid
+        self.started = started
+        self.instance_uid = instance_uid  # the run's instance: after `ln.connect(other)` the run must not be closed there
+        self.done = False
 
 
 _state: dict[str, Any] = {"tracked": None, "hooks": False}
@@ -77,15 +79,19 @@ def track(
       `.plans/<file name>`), the key of a plan saved before (`lamin save .cursor/plans/x.md` ->
       `plan=".plans/x.md"`), or a saved Artifact;
     - `path`: the script or notebook, where it can't be detected (an interactive console).
+
+    The rows are written on plain DB-API statements (`db.dbapi`): a script that only tracks itself never
+    imports SQLAlchemy. What needs the ORM (a plan, params that name features, a Transform object, live
+    OpenLineage forwarding) runs the same statements in an ORM transaction instead.
     """
-    from ..artifacts.text import text_artifact
+    from ..db import dbapi
     from ..db import engine as db
-    from ..lineage.outbox import forward_tracked_run
-    from ..lineage.transforms import upsert_transform
-    from ..models import Run
+    from ..lineage.transforms import upsert_transform_row
+    from ..artifacts.text import text_artifact_id
+    from ..storage.hashing import hash_bytes
     from .environment import environment_text, host, run_facets
-    from ..lineage.annotations import annotate_owner
     from .params import annotation_values, clean_params
+    from .run_handle import TrackedRun
     from .source import running_path, source_of
 
     previous = _state["tracked"]
@@ -103,12 +109,15 @@ def track(
     elif not isinstance(transform, str) and not hasattr(transform, "runs"):
         raise TypeError(f"transform must be a Transform, or the uid or key of one, not {type(transform).__name__}")
     env_text = environment_text()  # disk and metadata reads happen before the write lock
+    values = annotation_values(params)
+    if plan is not None or (transform is not None and not isinstance(transform, str)) or _forwarding() or (
+        values and _names_features(list(values))
+    ):
+        db.engine()  # from here on, dbapi.write() is a transaction of the ORM's session
     plan_artifact = _plan_artifact(plan) if plan is not None else None
     facets = run_facets(sys.argv)
     clean = clean_params(params)
-    values = annotation_values(params)
     now = datetime.now(timezone.utc)
-    from ..storage.hashing import hash_bytes
 
     # what concurrent first runs of one script (a job array) race on: its key, the environment's content
     names = [f"hash:{hash_bytes(env_text.encode())}"]
@@ -117,14 +126,14 @@ def track(
     if plan_artifact is not None and plan_artifact.id is None:
         names += [f"key:{plan_artifact.key}", f"hash:{plan_artifact.hash}"]
 
-    def insert(s: Any) -> tuple["Transform", "Run"]:
+    def insert(rows: "dbapi.Rows") -> TrackedRun:
         if source is not None:
-            from ..models import Transform
-
-            t = upsert_transform(s, Transform(key=source.key, kind=source.kind, source_code=source.source_code))
+            t = upsert_transform_row(rows, {"key": source.key, "kind": source.kind, "source_code": source.source_code})
         else:
-            t = _resolve_transform(s, transform)  # type: ignore[arg-type]
-        environment = text_artifact(s, env_text, kind="environment", suffix=".txt", description="installed packages")
+            t = _resolve_transform(rows, transform)  # type: ignore[arg-type]
+        label[:] = [t.kind, t.key, t.uid]
+        transform_id = t.id
+        environment_id = text_artifact_id(rows, env_text, kind="environment", suffix=".txt", description="installed packages")
         plan_id = None
         if plan_artifact is not None and plan_artifact.id is not None:
             plan_id = plan_artifact.id  # a plan saved before, found by its key
@@ -133,26 +142,56 @@ def track(
 
             fresh = _plan_artifact(plan) if plan is not None else plan_artifact  # a retry starts from scratch
             plan_id = save_many([fresh])[0].id  # joins this transaction
-        uid = ids.base62(20)
-        run = Run(
-            t, params=clean, uid=uid, host=host(), started_at=now, status="started", facets=facets,
-            reference=uid, reference_type=context.OWN_REFERENCE_TYPE,
-        )
-        run.environment_id = environment.id
-        run.plan_id = plan_id
-        s.add(run)
-        s.flush()
-        if values:  # params that existing features name: the run's feature values, in this transaction
-            annotate_owner(s, "Run", run.id, values)
-        forward_tracked_run(s, run, "START", when=now)  # live OpenLineage forwarding, when configured
-        return t, run
+        uid = ids.base62(RUN_UID_LENGTH)
+        row = {
+            **dbapi.record_defaults(rows), "uid": uid, "transform_id": transform_id, "name": None, "started_at": now,
+            "finished_at": None, "status": "started", "reference": uid, "reference_type": context.OWN_REFERENCE_TYPE,
+            "params": clean, "facets": facets, "host": host(), "initiated_by_run_id": None, "report_id": None,
+            "environment_id": environment_id, "plan_id": plan_id,
+        }
+        run = TrackedRun(id=rows.insert("runs", row), **row)
+        if values and db.in_write():  # params that existing features name: the run's feature values
+            from ..lineage.annotations import annotate_owner
 
-    t, run = _write_retrying(insert, names)
+            annotate_owner(db.session(), "Run", run.id, values)
+        if db.in_write():
+            from ..lineage.outbox import forward_tracked_run
+
+            forward_tracked_run(db.session(), run, "START", when=now)  # live OpenLineage forwarding, when configured
+        return run
+
+    label: list[Any] = []
+    run = dbapi.write_retrying(insert, names, attempts=MAX_ATTEMPTS)
     _state["tracked"] = _Tracked(run=run, source=source, pid=os.getpid(), started=time.monotonic(), instance_uid=db.settings().uid)
     context.set_process_run(run)
     _install_hooks()
-    logger.info("→ tracking %s %r (Transform %s), started Run %s", t.kind, t.key, t.uid, run.uid)
-    return run
+    log.info("→ tracking %s %r (Transform %s), started Run %s", *label, run.uid)
+    return run  # type: ignore[return-value]
+
+
+def _forwarding() -> bool:
+    """Live OpenLineage forwarding is configured (its events are built in the ORM's transaction)."""
+    if not (os.environ.get("LAMIN_OPENLINEAGE_URL") or _settings_forward()):
+        return False
+    from ..lineage.outbox import target
+
+    return target() is not None
+
+
+def _settings_forward() -> bool:
+    from ..db import engine as db
+
+    return bool(db.settings().openlineage.get("url"))
+
+
+def _names_features(names: list[str]) -> bool:
+    """Some of these params are named like features (a read before the write transaction)."""
+    from ..db import dbapi
+
+    with dbapi.read() as rows:
+        marks = ", ".join(f":n{i}" for i in range(len(names)))
+        return rows.scalar(f"SELECT 1 FROM features WHERE name IN ({marks}) LIMIT 1",
+                           {f"n{i}": n for i, n in enumerate(names)}) is not None
 
 
 def finish() -> "Run":
@@ -172,11 +211,11 @@ def finish() -> "Run":
             now_source = source.source_code
         changed = now_source != source.source_code
         if changed:
-            logger.warning("%s changed while it ran: Transform %s keeps the source it started with", source.key, tracked.run.transform.uid)
+            log.warning("%s changed while it ran: Transform %s keeps the source it started with", source.key, tracked.run.transform.uid)
         if source.kind == "notebook" and source.path.suffix.lower() == ".ipynb":
             report = source.path.read_text(encoding="utf-8", errors="replace")  # with its outputs
     run = _close(tracked, "completed", report=report, report_suffix=".ipynb", source_changed=changed)
-    logger.info("→ finished Run %s after %.2fs", run.uid, time.monotonic() - tracked.started)
+    log.info("→ finished Run %s after %.2fs", run.uid, time.monotonic() - tracked.started)
     return run
 
 
@@ -196,12 +235,9 @@ def _close(
     source_changed: bool = False,
 ) -> "Run":
     """Give the run its final status and finished_at: once, from whichever hook comes first."""
-    from sqlalchemy import update
-
-    from ..artifacts.text import text_artifact
+    from ..artifacts.text import text_artifact_id
+    from ..db import dbapi
     from ..db import engine as db
-    from ..lineage.outbox import forward_tracked_run
-    from ..models import Run
     from ..storage.hashing import hash_bytes
 
     with _close_lock:
@@ -212,7 +248,7 @@ def _close(
     if context.process_run() is run:
         context.set_process_run(None)
     if db.settings().uid != tracked.instance_uid:
-        logger.warning("run %s belongs to another instance than the connected one: left %s", run.uid, run.status)
+        log.warning("run %s belongs to another instance than the connected one: left %s", run.uid, run.status)
         return run
     values: dict[str, Any] = {"status": status, "finished_at": datetime.now(timezone.utc)}
     facets = dict(run.facets or {})
@@ -221,59 +257,68 @@ def _close(
     if source_changed:
         facets["source_changed"] = True
     values["facets"] = facets or None
-    def close(s: Any) -> None:
+    forwarding = _forwarding()
+    if forwarding:
+        db.engine()  # the OpenLineage event is built in the ORM's transaction
+
+    def close(rows: "dbapi.Rows") -> None:
         if report is not None:
-            artifact = text_artifact(s, report, kind="report", suffix=report_suffix, description=f"report of run {run.uid}")
-            values["report_id"] = artifact.id
-        # an UPDATE by id: after an exception the session may have expired or dropped the Run object
-        s.execute(update(Run).where(Run.id == run.id).values(**values))
-        forward_tracked_run(s, run, _EVENT_OF_STATUS[status], when=values["finished_at"], error=reason if status != "completed" else None)
+            values["report_id"] = text_artifact_id(rows, report, kind="report", suffix=report_suffix, description=f"report of run {run.uid}")
+        # an UPDATE by id: after an exception the session may have expired or dropped a loaded Run object
+        assignments = ", ".join(f"{name} = :{name}" for name in values)
+        rows.execute(f"UPDATE runs SET {assignments} WHERE id = :id", {**values, "id": run.id})
+        if forwarding and db.in_write():
+            from ..lineage.outbox import forward_tracked_run
 
-    _write_retrying(close, [f"hash:{hash_bytes(report.encode())}"] if report is not None else [])
-    from sqlalchemy.orm.attributes import set_committed_value
+            forward_tracked_run(db.session(), run, _EVENT_OF_STATUS[status], when=values["finished_at"],
+                                error=reason if status != "completed" else None)
 
-    for name, value in values.items():
-        set_committed_value(run, name, value)
+    dbapi.write_retrying(close, [f"hash:{hash_bytes(report.encode())}"] if report is not None else [], attempts=MAX_ATTEMPTS)
+    _show_written(run, values)
     return run
 
 
-def _write_retrying(work: Callable[[Any], T], lock: list[str]) -> T:
-    """One write transaction, run again when a concurrent writer won a unique race or a deadlock."""
-    from sqlalchemy.exc import DBAPIError
+def _show_written(run: Any, values: dict[str, Any]) -> None:
+    """The run object and any ORM copy of it this process holds show what was just written."""
+    from .run_handle import TrackedRun
 
-    from ..db import engine as db
-    from ..db.upsert import is_retryable, lock_names
+    if isinstance(run, TrackedRun):
+        run.update(**values)
+    else:
+        from sqlalchemy.orm.attributes import set_committed_value
 
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            with db.write() as s:
-                lock_names(s, lock)
-                return work(s)
-        except DBAPIError as e:
-            if attempt == MAX_ATTEMPTS - 1 or not is_retryable(e) or db.in_write():
-                raise
-        time.sleep(0.005 * (attempt + 1))
-    raise RuntimeError("unreachable")
+        for name, value in values.items():
+            set_committed_value(run, name, value)
+    from ..db.dbapi import sqlalchemy_started
+
+    if sqlalchemy_started():
+        from ..db import engine as db
+        from ..lineage.runs import expire_loaded
+        from ..models import Run
+
+        loaded = db.session().identity_map.get(db.session().identity_key(Run, run.id))  # type: ignore[arg-type]
+        if loaded is not None and (not isinstance(run, TrackedRun) or loaded is not run._run):
+            expire_loaded(db.session(), Run, run.id)
 
 
-def _resolve_transform(s: Any, transform: "Transform | str") -> "Transform":
-    from sqlalchemy import select
-
-    from ..lineage.transforms import upsert_transform
-    from ..models import Transform
+def _resolve_transform(rows: "Rows", transform: "Transform | str") -> "TransformRow":
+    """The transform `ln.track(transform=...)` names: a uid (or its 12-character stem), a key, or a Transform."""
+    from ..lineage.transforms import TransformRow, find_transform_row, upsert_transform
 
     if isinstance(transform, str):
-        found = s.execute(select(Transform).where(Transform.uid == transform)).scalar()
+        found = find_transform_row(rows, "uid = :uid", {"uid": transform})
         if found is None and len(transform) == 12:
-            found = s.execute(select(Transform).where(Transform.uid.startswith(transform), Transform.is_latest)).scalar()
+            found = find_transform_row(rows, f"uid LIKE :stem AND is_latest = {rows.true}", {"stem": transform + "%"})
         if found is None:
-            found = s.execute(select(Transform).where(Transform.key == transform, Transform.is_latest)).scalar()
+            found = find_transform_row(rows, f"key = :key AND is_latest = {rows.true}", {"key": transform})
         if found is None:
             raise ValueError(f"no transform with uid or key {transform!r}: save it first, e.g. ln.Transform(key={transform!r}).save()")
         return found
-    if transform.id is None:
-        return upsert_transform(s, transform)
-    return transform
+    from ..db import engine as db
+
+    stored = transform if transform.id is not None else upsert_transform(db.session(), transform)  # an ORM transaction
+    return TransformRow(stored.id, stored.uid, stored.key, stored.hash, stored.version, stored.description, stored.kind,
+                        stored.facets)
 
 
 PLAN_KEY_FOLDER = ".plans"
@@ -362,6 +407,8 @@ def _on_exception(exc_type: type[BaseException], exc: BaseException, tb: Any) ->
     if tracked is None or tracked.done or tracked.pid != os.getpid():
         return  # a forked child must not close its parent's run
     status = "aborted" if issubclass(exc_type, KeyboardInterrupt) else "errored"
+    import traceback
+
     text = "".join(traceback.format_exception(exc_type, exc, tb))
     try:
         _close(tracked, status, report=text, reason=f"{exc_type.__name__}: {exc}"[:500])

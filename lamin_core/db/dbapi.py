@@ -1,0 +1,274 @@
+"""Plain DB-API statements for the hot paths that write or read a handful of rows.
+
+Importing SQLAlchemy and building the ORM models costs a fresh process several hundred milliseconds,
+far more than `ln.track()` ... `ln.finish()` or the recording of one event do with the database. So the
+functions those paths share (transform versions, text artifacts, runs, users) are written against `Rows`:
+statements with `:name` placeholders on one DB-API connection (`sqlite3` or `psycopg`), inside whatever
+transaction the caller holds. There is one implementation of each write, whichever way it is reached:
+
+- `write()` gives a transaction on a connection of its own when the process has not started SQLAlchemy
+  (a tracked script, the CLI): no SQLAlchemy import at all;
+- `rows_of(session)` gives the same `Rows` over the ORM session's current transaction, so code that
+  already runs in `db.write()` calls the same functions and everything commits together.
+
+The models stay the one description of the schema: `tests/test_dbapi.py` checks that what these paths
+write is what the ORM writes (the same columns filled, values read back equal).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+
+from . import engine as db
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    f"PRAGMA busy_timeout={db.SQLITE_BUSY_TIMEOUT_MS}",
+    "PRAGMA synchronous=NORMAL",  # durable in WAL mode up to the last checkpoint
+    "PRAGMA foreign_keys=ON",
+)
+_PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def sqlite_datetime(value: datetime) -> str:
+    """A datetime as SQLAlchemy's SQLite DateTime type stores it: UTC, no offset, microseconds."""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def parse_sqlite_datetime(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+class Rows:
+    """Statements on one DB-API connection, inside the caller's transaction.
+
+    SQL is written once with `:name` placeholders; values are adapted as the ORM stores them (JSON as
+    text, datetimes as SQLAlchemy writes them on SQLite, booleans as 0/1 there).
+    """
+
+    def __init__(self, connection: Any, dialect: str) -> None:
+        self.connection = connection
+        self.dialect = dialect
+        # a boolean literal as the ORM writes it: SQLite's partial indexes (`WHERE is_latest = 1`) are
+        # used only when a query says the same, literally
+        self.true = "true" if dialect == "postgresql" else "1"
+        self._sql: dict[str, str] = {}
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        cursor = self.connection.cursor()
+        cursor.execute(self._native(sql), self._adapt(params) if params else {})
+        return cursor
+
+    def one(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple | None:
+        return self.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+        return self.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        row = self.one(sql, params)
+        return None if row is None else row[0]
+
+    def insert(self, table: str, values: Mapping[str, Any]) -> int:
+        """INSERT one row; returns its id."""
+        names = list(values)
+        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)}) RETURNING id"
+        return int(self.scalar(sql, values))
+
+    def lock(self, names: Iterable[str]) -> None:
+        """PostgreSQL: transaction-scoped advisory locks on these names, in sorted order (see `db.upsert`).
+        SQLite needs none: `write()` holds the database's write lock."""
+        if self.dialect != "postgresql":
+            return
+        keys = lock_keys(names)
+        if keys:
+            self.connection.cursor().execute(  # a list parameter here is an array, not JSON: no adaptation
+                "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(CAST(%s AS bigint[])) AS k ORDER BY k) AS ordered",
+                (keys,),
+            )
+
+    def datetime_of(self, value: Any) -> datetime | None:
+        """A datetime column's value as read back: aware UTC on both backends."""
+        if value is None or isinstance(value, datetime):
+            return value
+        return parse_sqlite_datetime(value)
+
+    def _native(self, sql: str) -> str:
+        if self.dialect == "sqlite":
+            return sql  # sqlite3 takes :name itself
+        native = self._sql.get(sql)
+        if native is None:
+            native = self._sql[sql] = _PLACEHOLDER.sub(r"%(\1)s", sql.replace("%", "%%"))
+        return native
+
+    def _adapt(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in params.items():
+            if isinstance(value, (dict, list)):
+                value = json.dumps(value)
+            elif isinstance(value, datetime) and self.dialect == "sqlite":
+                value = sqlite_datetime(value)
+            out[name] = value
+        return out
+
+
+def record_defaults(rows: Rows) -> dict[str, Any]:
+    """What every registry's row gets when nobody says otherwise (see models/base.py): created now, by this
+    user, on the current branch."""
+    from ..setup import user
+
+    ids = user.ids_for(rows, db.settings())
+    return {"created_at": datetime.now(timezone.utc), "created_by_id": ids["user_id"], "branch_id": ids["branch_id"]}
+
+
+def lock_keys(names: Iterable[str]) -> list[int]:
+    """The advisory lock keys of names: 64-bit hashes, sorted, so two writers never wait in a cycle."""
+    import hashlib
+
+    return sorted({int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "big", signed=True) for n in names})
+
+
+def rows_of(s: "Session") -> Rows:
+    """`Rows` in the ORM session's current transaction (pending ORM changes are not flushed by this)."""
+    conn = s.connection()
+    return Rows(conn.connection.driver_connection, conn.dialect.name)
+
+
+# ---- a connection of our own, for processes that have not started SQLAlchemy ----
+
+_own: dict[str, Any] = {}  # "conn", "dialect", "url"
+_own_lock = threading.RLock()
+_in_own = threading.local()  # .rows: this thread's open transaction on the own connection
+
+
+def sqlalchemy_started() -> bool:
+    """True once this process created its SQLAlchemy engine: then that engine's transactions are used."""
+    return db._state.get("engine") is not None
+
+
+def _connection() -> tuple[Any, str]:
+    settings = db.settings()
+    if _own.get("url") != settings.db_url:
+        close()
+        if settings.dialect == "sqlite":
+            import sqlite3
+
+            path = settings.db_url.split("sqlite:///", 1)[1]
+            conn = sqlite3.connect(path, timeout=db.SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+            for pragma in SQLITE_PRAGMAS:
+                conn.execute(pragma)
+        else:
+            import psycopg
+
+            conn = psycopg.connect(settings.db_url)
+        _own.update(conn=conn, dialect=settings.dialect, url=settings.db_url)
+        from ..setup.user import resolve_ids
+
+        with _transaction(conn, settings.dialect) as rows:
+            resolve_ids(rows, settings)
+    return _own["conn"], _own["dialect"]
+
+
+@contextmanager
+def _transaction(conn: Any, dialect: str) -> Iterator[Rows]:
+    if dialect == "sqlite":
+        conn.execute("BEGIN IMMEDIATE")  # the write lock up front: writers queue on the busy timeout
+    try:
+        yield Rows(conn, dialect)
+    except BaseException:
+        conn.rollback() if dialect == "postgresql" else conn.execute("ROLLBACK")
+        raise
+    conn.commit() if dialect == "postgresql" else conn.execute("COMMIT")
+
+
+@contextmanager
+def write() -> Iterator[Rows]:
+    """One write transaction as `Rows`: in SQLAlchemy's session when the process has one (so a caller's
+    open `db.write()` is joined, never waited on), else on this module's own connection."""
+    if sqlalchemy_started() or db.in_write():
+        with db.write() as s:
+            yield rows_of(s)
+        return
+    open_rows = getattr(_in_own, "rows", None)
+    if open_rows is not None:  # re-entrant, like db.write(): the inner unit joins the outer transaction
+        yield open_rows
+        return
+    db._land_pending_outside_writes()
+    with _own_lock:
+        conn, dialect = _connection()
+        with _transaction(conn, dialect) as rows:
+            _in_own.rows = rows
+            try:
+                yield rows
+            finally:
+                _in_own.rows = None
+
+
+@contextmanager
+def read() -> Iterator[Rows]:
+    """Reads as `Rows`, holding no snapshot afterwards: the ORM session's connection when the process has
+    one, else this module's own connection (SQLite: autocommit statements)."""
+    if sqlalchemy_started() or db.in_write():
+        with db.read() as s:
+            yield rows_of(s)
+        return
+    open_rows = getattr(_in_own, "rows", None)
+    if open_rows is not None:
+        yield open_rows
+        return
+    db._land_pending_outside_writes()
+    with _own_lock:
+        conn, dialect = _connection()
+        try:
+            yield Rows(conn, dialect)
+        finally:
+            if dialect == "postgresql":
+                conn.commit()  # end the implicit transaction: no snapshot kept between units
+
+
+def write_retrying(work: Any, lock: Sequence[str] = (), attempts: int = 8) -> Any:
+    """`work(rows)` in one write transaction, run again when a concurrent writer won a unique race or a
+    deadlock (the whole unit of work then finds the winner's rows)."""
+    import time
+
+    from .upsert import is_retryable
+
+    for attempt in range(attempts):
+        try:
+            with write() as rows:
+                rows.lock(lock)
+                return work(rows)
+        except Exception as e:
+            if attempt == attempts - 1 or not is_retryable(e) or db.in_write() or getattr(_in_own, "rows", None):
+                raise
+        time.sleep(0.005 * (attempt + 1))
+    raise RuntimeError("unreachable")
+
+
+def close() -> None:
+    conn = _own.pop("conn", None)
+    _own.clear()
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:
+            pass
+
+
+def _forget_after_fork() -> None:
+    _own.clear()  # the parent's connection is the parent's; never close it from here
+
+
+db.CONFIGURE_HOOKS.append(close)
+os.register_at_fork(after_in_child=_forget_after_fork)
