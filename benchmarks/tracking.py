@@ -123,7 +123,7 @@ def bench_scripts(n: int, home: Path) -> None:
     plain = home / "plain.py"
     tracked = home / "tracked.py"
     body = "import lamin_core as ln\nx = sum(range(1000))\n"
-    plain.write_text(body + "ln.Artifact  # the registry imported, nothing tracked\n")
+    plain.write_text(body)  # the same script without the two calls, as a user compares them
     tracked.write_text(body + "ln.track()\nln.finish()\n")
     # as on a user's machine: with bytecode caches (a sandbox that sets PYTHONDONTWRITEBYTECODE would
     # otherwise compile every lamin_core module the tracked script imports, in every run)
@@ -136,8 +136,9 @@ def bench_scripts(n: int, home: Path) -> None:
             subprocess.run([sys.executable, str(path)], env=env, check=True, cwd=home)
             walls[name].append((time.perf_counter() - t) * 1000)
     p, t = statistics.median(walls["plain"]), statistics.median(walls["tracked"])
-    print(f"{'script without tracking':<28} median {p:8.1f} ms (imports lamin_core, touches a registry)")
-    print(f"{'script with track + finish':<28} median {t:8.1f} ms (+{t - p:.1f} ms: connect, track, finish)")
+    verdict = "ok (goal < 50 ms)" if t - p < 50 else "OVER the goal of 50 ms"
+    print(f"{'script without tracking':<28} median {p:8.1f} ms (imports lamin_core)")
+    print(f"{'script with track + finish':<28} median {t:8.1f} ms (+{t - p:.1f} ms: connect, track, finish)  {verdict}")
 
 
 def main() -> None:
