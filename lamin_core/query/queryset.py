@@ -14,6 +14,7 @@ from sqlalchemy import inspect, select
 
 from ..db import engine as db
 from ..errors import DoesNotExist, FieldError, MultipleResultsFound
+from . import fast_get
 from . import lookups as L
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 UID_PREFIX_MIN = 4  # get("abcd") may name a record by the start of its uid
 REPR_LIMIT = 20  # a query set's repr shows at most this many records, as Django's does
+_COLUMN_ORDER: dict[tuple[type, str], Any] = {}  # (model, "-field") -> its ORDER BY element
 
 
 class QuerySet:
@@ -32,9 +34,13 @@ class QuerySet:
         limit: int | None = None,
         offset: int | None = None,
         branch_scope: bool = True,
+        pending: tuple[tuple[str, Any], ...] = (),
     ) -> None:
         self.model = model
         self._where = where
+        # plain column lookups (`key="x"`, `uid__startswith="ab"`) whose conditions follow `_where`, not yet
+        # built: building costs more than the query itself, and the fast path (fast_get.py) needs none
+        self._pending = pending
         self._order = order
         self._limit = limit
         self._offset = offset
@@ -43,7 +49,8 @@ class QuerySet:
 
     def _clone(self, **changes: Any) -> "QuerySet":
         state = dict(
-            where=self._where, order=self._order, limit=self._limit, offset=self._offset, branch_scope=self._branch_scope
+            where=self._where, order=self._order, limit=self._limit, offset=self._offset, branch_scope=self._branch_scope,
+            pending=self._pending,
         )
         state.update(changes)
         return type(self)(self.model, **state)
@@ -54,7 +61,15 @@ class QuerySet:
         if self._limit is not None or self._offset is not None:
             raise TypeError("cannot filter a query set once it has been sliced")
         scope = self._branch_scope and not L.mentions_branch(lookups)
-        return self._clone(where=self._where + tuple(expressions) + tuple(L.conditions(self.model, lookups)), branch_scope=scope)
+        if not expressions and all(fast_get.deferrable(self.model, k, v) for k, v in lookups.items()):
+            return self._clone(pending=self._pending + tuple(lookups.items()), branch_scope=scope)
+        where = self._built_where() + tuple(expressions) + tuple(L.conditions(self.model, lookups))
+        return self._clone(where=where, pending=(), branch_scope=scope)
+
+    def _built_where(self) -> tuple["ColumnElement[bool]", ...]:
+        if not self._pending:
+            return self._where
+        return self._where + tuple(L.condition(self.model, k, v) for k, v in self._pending)
 
     def exclude(self, *expressions: Any, **lookups: Any) -> "QuerySet":
         """Drop the records that match all the given lookups (records where a compared field is NULL stay)."""
@@ -63,7 +78,7 @@ class QuerySet:
         conds = list(expressions) + L.conditions(self.model, lookups)
         if not conds:
             return self._clone()
-        return self._clone(where=self._where + (L.negate(conds),))
+        return self._clone(where=self._built_where() + (L.negate(conds),), pending=())
 
     def all_branches(self) -> "QuerySet":
         return self._clone(branch_scope=False)
@@ -74,6 +89,10 @@ class QuerySet:
         for f in fields:
             if not isinstance(f, str):
                 raise TypeError(f"order_by() takes field names, not {f!r}")
+            cached = _COLUMN_ORDER.get((self.model, f))
+            if cached is not None:  # first() orders by id on every call
+                order.append(cached)
+                continue
             name = f.lstrip("-")
             if "__" in name:  # a field of a to-one relation: order_by("run__started_at")
                 from .frames import related_value
@@ -84,6 +103,8 @@ class QuerySet:
             else:
                 col = getattr(self.model, name)
             order.append(col.desc() if f.startswith("-") else col.asc())
+            if "__" not in name:
+                _COLUMN_ORDER[(self.model, f)] = order[-1]  # immutable, so shared by the query sets that use it
         return self._clone(order=tuple(order))
 
     def all(self) -> "QuerySet":
@@ -93,10 +114,13 @@ class QuerySet:
         return self  # EXISTS-based filters never duplicate rows
 
     def statement(self, *columns: Any) -> "Select[Any]":
+        return self._statement(_visible_branch_ids() if self._branch_scope else None, *columns)
+
+    def _statement(self, branches: list[int] | None, *columns: Any) -> "Select[Any]":
         stmt = select(*columns) if columns else select(self.model)
-        where = list(self._where)
-        if self._branch_scope:
-            where.append(self.model.branch_id.in_(_visible_branch_ids()))
+        where = list(self._built_where())
+        if branches is not None:
+            where.append(self.model.branch_id.in_(branches))
         if where:
             stmt = stmt.where(*where)
         sliced = self._limit is not None or self._offset is not None
@@ -119,6 +143,9 @@ class QuerySet:
     # ---- evaluating ----
 
     def _fetch(self) -> list[Any]:
+        if self._cache is None and not self._where and self._limit in (1, 2) and self._offset is None:
+            # get(), first(), last(), one(): a shape planned once, then plain DB-API execution
+            self._cache = fast_get.fetch(self, _visible_branch_ids() if self._branch_scope else None)
         if self._cache is None:
             with db.read() as s:
                 # other processes write too: a query returns what the database holds now, even for
