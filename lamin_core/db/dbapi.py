@@ -23,7 +23,7 @@ import re
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from . import engine as db
 
@@ -37,6 +37,8 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
 )
 _PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+# bound parameters per statement: below SQLite's limit (32,766) and PostgreSQL's (65,535) with room to spare
+MAX_PARAMETERS = 30_000
 
 
 def sqlite_datetime(value: datetime) -> str:
@@ -67,7 +69,13 @@ class Rows:
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         cursor = self.connection.cursor()
-        cursor.execute(self._native(sql), self._adapt(params) if params else {})
+        try:
+            cursor.execute(self._native(sql), self._adapt(params) if params else {})
+        except Exception as e:
+            wrapped = _as_sqlalchemy_error(e, sql, params, self.dialect)
+            if wrapped is e:
+                raise
+            raise wrapped from e
         return cursor
 
     def one(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple | None:
@@ -85,6 +93,31 @@ class Rows:
         names = list(values)
         sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)}) RETURNING id"
         return int(self.scalar(sql, values))
+
+    def insert_many(self, table: str, values: Sequence[Mapping[str, Any]], returning: str = "id",
+                    conflict: str = "") -> list[tuple]:
+        """INSERT many rows, all with the same columns, in as few multi-row statements as the parameter
+        limits allow (one round trip each); returns the `returning` columns of the rows inserted, in no
+        particular order (SQLite does not promise the VALUES order: match them by a unique column).
+
+        Why not `executemany`: sqlite3's returns no rows for RETURNING, and psycopg's takes a round trip per
+        row. `conflict`: e.g. "ON CONFLICT DO NOTHING" (then only the rows that went in are returned)."""
+        if not values:
+            return []
+        names = list(values[0])
+        per_row = max(1, MAX_PARAMETERS // len(names))
+        out: list[tuple] = []
+        for start in range(0, len(values), per_row):
+            chunk = values[start : start + per_row]
+            marks = ", ".join("(" + ", ".join(f":{n}_{i}" for n in names) + ")" for i in range(len(chunk)))
+            sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES {marks} {conflict}"
+            if returning:
+                sql += f" RETURNING {returning}"
+            params = {f"{n}_{i}": row[n] for i, row in enumerate(chunk) for n in names}
+            cursor = self.execute(sql, params)
+            if returning:
+                out.extend(cursor.fetchall())
+        return out
 
     def lock(self, names: Iterable[str]) -> None:
         """PostgreSQL: transaction-scoped advisory locks on these names, in sorted order (see `db.upsert`).
@@ -121,6 +154,21 @@ class Rows:
                 value = sqlite_datetime(value)
             out[name] = value
         return out
+
+
+def _as_sqlalchemy_error(error: Exception, sql: str, params: Mapping[str, Any] | None, dialect: str) -> Exception:
+    """A driver's error as SQLAlchemy raises it (`IntegrityError`, `DataError`, ...; the driver's as `.orig`).
+
+    Callers catch SQLAlchemy's exceptions, whichever route ran the statement (the server answers a value
+    the database refused with 400); SQLAlchemy is imported only here, when a statement failed."""
+    import sys
+
+    driver = sys.modules.get("sqlite3" if dialect == "sqlite" else "psycopg")
+    if driver is None or not isinstance(error, driver.Error):
+        return error
+    from sqlalchemy.exc import DBAPIError
+
+    return DBAPIError.instance(sql, params, error, driver.Error)
 
 
 def record_defaults(rows: Rows) -> dict[str, Any]:
@@ -192,6 +240,22 @@ def _transaction(conn: Any, dialect: str) -> Iterator[Rows]:
     conn.commit() if dialect == "postgresql" else conn.execute("COMMIT")
 
 
+def in_write() -> bool:
+    """True inside a write transaction of this thread: the ORM's (`db.write()`) or this module's own."""
+    return db.in_write() or getattr(_in_own, "rows", None) is not None
+
+
+def after_commit(callback: "Callable[[], object]") -> None:
+    """`db.after_commit` for whichever transaction this thread holds: run `callback` once it has committed
+    (at once outside one). Caches of row ids publish through this, so that no other thread sees the id of
+    a row that may still roll back; this module's own transactions keep the contract too."""
+    pending = getattr(_in_own, "on_commit", None)
+    if getattr(_in_own, "rows", None) is not None and pending is not None:
+        pending.append(callback)
+    else:
+        db.after_commit(callback)
+
+
 @contextmanager
 def write() -> Iterator[Rows]:
     """One write transaction as `Rows`: in SQLAlchemy's session when the process has one (so a caller's
@@ -207,12 +271,23 @@ def write() -> Iterator[Rows]:
     db._land_pending_outside_writes()
     with _own_lock:
         conn, dialect = _connection()
-        with _transaction(conn, dialect) as rows:
-            _in_own.rows = rows
-            try:
-                yield rows
-            finally:
-                _in_own.rows = None
+        _in_own.on_commit = []
+        try:
+            with _transaction(conn, dialect) as rows:
+                _in_own.rows = rows
+                try:
+                    yield rows
+                finally:
+                    _in_own.rows = None
+        except BaseException:
+            for forget in db.ROLLBACK_HOOKS:
+                forget()  # as db.write(): ids cached during the rolled-back transaction may name rows that never were
+            raise
+        else:
+            for publish in _in_own.on_commit:
+                publish()
+        finally:
+            _in_own.on_commit = None
 
 
 @contextmanager

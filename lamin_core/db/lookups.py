@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from .dbapi import Rows
+
 MAX_BRANCHES = 100  # per statement: keeps parameter counts far below SQLite's limit
 
 _statements: dict[tuple[str, tuple, str], Any] = {}
@@ -44,19 +46,46 @@ def union_lookup(s: "Session", name: str, select_sql: str, lookups: Sequence[Loo
     return rows
 
 
+def union_rows(rows: "Rows", name: str, select_sql: str, lookups: Sequence[Lookup]) -> list[tuple]:
+    """`union_lookup` on plain rows (`db.dbapi`): the same statements, for the paths that run without
+    SQLAlchemy. Values come back as the driver returns them (on SQLite: JSON and datetimes as text,
+    booleans as 0/1): the caller converts the columns it reads."""
+    branches = [(where, key) for where, keys in lookups for key in keys]
+    out: list[tuple] = []
+    for start in range(0, len(branches), MAX_BRANCHES):
+        chunk = branches[start : start + MAX_BRANCHES]
+        shape = tuple((where, tuple(key)) for where, key in chunk)
+        cache_key = (name, shape, rows.dialect)
+        sql = _texts.get(cache_key)
+        if sql is None:
+            if len(_texts) > 1000:
+                _texts.clear()
+            sql = _texts.setdefault(cache_key, _union_sql(select_sql, shape))
+        out.extend(rows.all(sql, {f"{k}_{i}": v for i, (_, key) in enumerate(chunk) for k, v in key.items()}))
+    return out
+
+
+_texts: dict[tuple[str, tuple, str], str] = {}
+
+
+def _union_sql(select_sql: str, shape: tuple) -> str:
+    """`select_sql WHERE <template>` per branch, each template's parameters suffixed with the branch's number."""
+    import re
+
+    def branch(i: int, where: str, names: tuple[str, ...]) -> str:
+        where = re.sub(r":(\w+)", lambda m: f":{m.group(1)}_{i}" if m.group(1) in names else m.group(0), where)
+        return f"{select_sql} WHERE {where}"
+
+    return " UNION ALL ".join(branch(i, where, names) for i, (where, names) in enumerate(shape))
+
+
 def _statement(s: "Session", name: str, select_sql: str, shape: tuple, columns: Sequence[Any]) -> Any:
     cache_key = (name, shape, s.get_bind().dialect.name)
     stmt = _statements.get(cache_key)
     if stmt is None:
-        import re
-
         from sqlalchemy import text
 
-        def branch(i: int, where: str, names: tuple[str, ...]) -> str:
-            where = re.sub(r":(\w+)", lambda m: f":{m.group(1)}_{i}" if m.group(1) in names else m.group(0), where)
-            return f"{select_sql} WHERE {where}"
-
-        sql = " UNION ALL ".join(branch(i, where, names) for i, (where, names) in enumerate(shape))
+        sql = _union_sql(select_sql, shape)
         if len(_statements) > 1000:  # shapes are few in practice; never let the cache grow without bound
             _statements.clear()
         stmt = _statements.setdefault(cache_key, text(sql).columns(*columns))

@@ -17,7 +17,8 @@ Adapters translate engine events into `LineageEvent`s (see `events.py`) and call
 `record()` is idempotent (the same event twice changes nothing; `is_new` is False the second time), takes
 events in any order (COMPLETE before START), and is safe with many writers at once, on SQLite and
 PostgreSQL. `record_many(events)` records several events in one transaction (all or nothing), for
-producers that hold a batch. Adapters never import `lamin_core.models` to write rows.
+producers that hold a batch. Adapters never import `lamin_core.models` to write rows, and the path itself
+writes plain rows (`db.dbapi`): a process that only records never imports SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ __all__ = ["EVENT_TYPES", "Dataset", "Job", "LineageEvent", "ParentRun", "RunInf
 
 
 def __getattr__(name: str) -> Any:
-    # the recorder pulls in SQLAlchemy and the models; adapters import this package in hot paths
-    # and ln.track() reaches lineage.transforms without needing the event classes either
+    # loaded on first use: adapters import this package in hot paths, and ln.track() reaches
+    # lineage.transforms without needing the event classes
     if name in ("record", "record_many", "Recorded"):
         from . import recorder
 

@@ -13,16 +13,17 @@ so nothing read here can change before the write.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .. import ids
-from ..artifacts.save import storage_id_for
-from ..artifacts.versions import VersionCounter
+from ..db import dbapi
 from .datasets import ResolvedDataset
-from .runs import expire_loaded
+from .runs import expire_if_loaded
+from .storage_rows import RowsVersionCounter, storage_id
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from ..db.dbapi import Rows
 
 
 @dataclass
@@ -41,35 +42,32 @@ class ArtifactRow:
 
 
 class ArtifactBook:
-    def __init__(self, s: "Session", datasets: "list[ResolvedDataset]") -> None:
-        self.s = s
+    def __init__(self, rows: "Rows", datasets: "list[ResolvedDataset]") -> None:
+        self.rows = rows
         self.stored: dict[int, ArtifactRow] = {}
         self.by_hash: dict[str, ArtifactRow] = {}
         self.latest_at: dict[tuple[int, str], ArtifactRow] = {}
         self.planned: list[ArtifactRow] = []
-        self.versions = VersionCounter(s)  # versioning's rules live in artifacts/versions.py
-        self.storage_ids = {rd.storage_root: storage_id_for(s, rd.storage_root) for rd in datasets}
+        self.versions = RowsVersionCounter(rows)  # versioning's rules live in artifacts/versions.py
+        self.storage_ids = {rd.storage_root: storage_id(rows, rd.storage_root) for rd in datasets}
         self._load(datasets)
 
     def _load(self, datasets: "list[ResolvedDataset]") -> None:
-        from ..db.lookups import true_literal, union_lookup
-        from ..models import Artifact
+        from ..db.lookups import union_rows
 
-        c = Artifact.__table__.c
         names = ("id", "uid", "hash", "storage_id", "key", "is_latest", "run_id")
         select_sql = f"SELECT {', '.join(names)} FROM artifacts"
-        columns = [c[n] for n in names]
         hashes = sorted({rd.hash for rd in datasets if rd.hash is not None})
         places = sorted({(self.storage_ids[rd.storage_root], rd.key) for rd in datasets})
         # the content's row (unique hash), and the latest at each place (the one-latest-per-key index)
-        at_place = f"storage_id = :s AND key = :k AND is_latest = {true_literal(self.s)}"
-        found = union_lookup(self.s, "artifacts", select_sql, [
+        at_place = f"storage_id = :s AND key = :k AND is_latest = {self.rows.true}"
+        found = union_rows(self.rows, "artifacts", select_sql, [
             ("hash = :h", [{"h": h} for h in hashes]),
             (at_place, [{"s": s, "k": k} for s, k in places]),
-        ], columns)
+        ])
         wanted = set(places)
-        for r in found:
-            row = self.stored.setdefault(r.id, ArtifactRow(r.id, r.uid, r.hash, r.storage_id, r.key, r.is_latest, r.run_id))
+        for r_id, uid, hash_, sid, key, is_latest, run_id in found:
+            row = self.stored.setdefault(r_id, ArtifactRow(r_id, uid, hash_, sid, key, bool(is_latest), run_id))
             if row.hash is not None:
                 self.by_hash[row.hash] = row
             if row.is_latest and (row.storage_id, row.key) in wanted:
@@ -128,11 +126,7 @@ class ArtifactBook:
 
     def write(self) -> None:
         """Old versions step down, then the planned rows go in (the one-latest-per-key index needs this order)."""
-        from sqlalchemy import insert, update
-
-        from ..models import Artifact
-
-        table = Artifact.__table__
+        now = datetime.now(timezone.utc)  # `updated_at` moves as the ORM's onupdate would
         # rows with the same changes (old versions stepping down, mostly) in one UPDATE each
         groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
         for row in self.stored.values():
@@ -140,15 +134,17 @@ class ArtifactBook:
                 groups.setdefault(repr(sorted(row.changes.items())), (row.changes, []))[1].append(row.id)  # type: ignore[arg-type]
                 row.changes = {}
         for changes, row_ids in groups.values():
-            self.s.execute(update(table).where(table.c.id.in_(row_ids)).values(**changes))
-            for row_id in row_ids:
-                expire_loaded(self.s, Artifact, row_id)
+            assignments = ", ".join(f"{name} = :{name}" for name in changes)
+            marks = ", ".join(f":id_{i}" for i in range(len(row_ids)))
+            self.rows.execute(f"UPDATE artifacts SET {assignments}, updated_at = :updated_at WHERE id IN ({marks})",
+                              {**changes, "updated_at": now, **{f"id_{i}": r for i, r in enumerate(row_ids)}})
+            expire_if_loaded("Artifact", row_ids)
         if self.planned:
-            # matched back by uid: asking for the rows' order made SQLite insert them one statement each
-            stmt = insert(table).returning(table.c.id, table.c.uid)
-            new_ids = dict((uid, new_id) for new_id, uid in self.s.execute(stmt, [row.values for row in self.planned]))
+            defaults = dbapi.record_defaults(self.rows)
+            values = [{**defaults, "updated_at": defaults["created_at"], **row.values} for row in self.planned]  # type: ignore[dict-item]
+            # one multi-row INSERT; matched back by uid: SQLite does not return the rows in the VALUES order
+            new_ids = {uid: new_id for new_id, uid in self.rows.insert_many("artifacts", values, returning="id, uid")}
             for row in self.planned:
                 row.id, row.values = new_ids[row.uid], None
                 self.stored[row.id] = row
             self.planned = []
-

@@ -18,6 +18,11 @@ The child records through `record_many()`, the one recording path: an event wait
 others, and they are recorded together, up to `MAX_BATCH` per transaction. When a batch fails as a whole it is recorded again event by
 event, so one bad event costs only itself; each distinct failure is said once on stderr.
 
+The child is ready quickly: it records on plain DB-API statements (`lineage/recorder.py`) and imports
+SQLAlchemy only for batches that need the ORM (annotations of existing features, live forwarding,
+collections), so a flush right after the first `send` is answered ~70 ms after the child started on SQLite
+(`benchmarks/recording_child.py`); with PostgreSQL, importing psycopg is most of it.
+
 Protocol on the child's stdin: frames of a 4-byte big-endian length and a pickled list of events (only
 ever from our own parent process). An empty list asks for a flush: the child answers one byte on stdout
 once every event before it is recorded.
@@ -49,8 +54,9 @@ MAX_BATCH = 256  # events per transaction: bounds how long one commit holds SQLi
 LINGER_S = 1.0
 PREFIX = "lamin: "
 FLUSHED = b"\x01"
-# The child runs at the lowest CPU priority: it competes for the cores with the very pipeline it records
-# (Prefect's flow process and its API server filled this 2-core machine), and nobody waits for it except
+# The child runs at the lowest CPU priority from its first recorded batch on (`_record`): it competes for the
+# cores with the very pipeline it records (Prefect's flow process and its API server filled this 2-core
+# machine), and nobody waits for it except
 # at a flush, when the pipeline's own process sits idle. Measured on the Prefect benchmark: +23% at
 # normal priority, +5% to +11% at the lowest.
 NICENESS = 19
@@ -267,6 +273,10 @@ def _start_forwarding() -> None:
     """With live OpenLineage forwarding configured, this child is the engine's sender (lineage/forwarding.py):
     start it now, so that a backlog an earlier process left goes out too; the child's own events wake it."""
     try:
+        from .outbox import target
+
+        if target() is None:
+            return  # the usual case: the sender's module (sockets, HTTP, the ORM) is not even imported
         from .forwarding import kick
 
         kick()
@@ -277,22 +287,38 @@ def _start_forwarding() -> None:
 def _hand_off_forwarding() -> None:
     """The engine may wait for this child to exit (Snakemake does): what is not forwarded yet goes on in a
     detached process instead of holding the exit (lineage/forwarding.py `hand_off`)."""
-    from . import forwarding
-
+    forwarding = sys.modules.get("lamin_core.lineage.forwarding")
+    if forwarding is None:
+        return  # never started a sender: nothing to hand off
     try:
         forwarding.hand_off()
     except Exception as e:
         print(f"{PREFIX}OpenLineage forwarding left its backlog in the outbox: {e}", file=sys.stderr, flush=True)
 
 
+_niced: list[bool] = []
+
+
+def _record(events: Sequence[Any], reporter: Reporter) -> None:
+    """`record_batch`, and after the first batch the lowest CPU priority.
+
+    Not lower from the start: starting (imports, the connection) and the first batch are what a flush right
+    after the first `send` waits for, and at the lowest priority a busy machine (the pipeline itself, other
+    jobs) starved that for hundreds of milliseconds; once, at most ~50 ms of CPU at normal priority.
+    Idle waiting for input costs nobody anything at any priority."""
+    record_batch(events, reporter)
+    if not _niced:
+        _niced.append(True)
+        try:
+            os.nice(NICENESS)
+        except (AttributeError, OSError):  # not POSIX: recording at normal priority is slower for the pipeline, not wrong
+            pass
+
+
 def main() -> int:
     import time
 
     reporter = Reporter()
-    try:
-        os.nice(NICENESS)
-    except (AttributeError, OSError):  # not POSIX: recording at normal priority is slower for the pipeline, not wrong
-        pass
     _start_forwarding()
     # stdout carries only flush answers: keep a handle on it, and send anything else printed to stderr
     out = os.fdopen(os.dup(1), "wb", buffering=0)
@@ -305,7 +331,7 @@ def main() -> int:
         # events wait up to LINGER_S for company: one transaction for many is cheaper than one for each,
         # and nobody waits for them (a flush, or the end of input, records them at once)
         if events and (len(events) >= MAX_BATCH or not _ready(fd, max(0.0, deadline - time.monotonic()))):
-            record_batch(events, reporter)
+            _record(events, reporter)
             events = []
             continue
         payload = read_frame(fd)
@@ -317,14 +343,14 @@ def main() -> int:
             reporter.failed(None, e)
             continue
         if not batch:  # a flush: everything before it, then answer
-            record_batch(events, reporter)
+            _record(events, reporter)
             events = []
             out.write(FLUSHED)
             continue
         if not events:
             deadline = time.monotonic() + LINGER_S
         events.extend(batch)
-    record_batch(events, reporter)
+    _record(events, reporter)
     _hand_off_forwarding()
     if reporter.failures:
         print(f"{PREFIX}{reporter.failures} lineage event(s) could not be recorded (see above)", file=sys.stderr)

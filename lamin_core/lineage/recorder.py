@@ -4,23 +4,30 @@ One event is one write transaction. Deliveries are idempotent: each accepted eve
 `lineage_events` keyed by its identity (run id, event type, event time), and an event whose identity is
 already there changes nothing. Concurrent writers of the same run or dataset meet at unique
 constraints; the loser of such a race retries the whole event and then finds the winner's rows.
+
+Two routes, one implementation: the batch is written on plain DB-API statements (`db.dbapi.Rows`, see
+`batch.py`), either on a connection of their own (a process that has not started SQLAlchemy: the adapters'
+recording process records its first event ~100 ms after it starts, where importing SQLAlchemy and the models
+alone takes several hundred) or in the ORM's transaction. A batch that asks for what only the ORM does
+(feature values from annotations, live OpenLineage forwarding, collections named as inputs; `needs_orm`)
+starts the ORM before its transaction, so the whole unit of work is one transaction on one connection.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from datetime import timezone
 from typing import TYPE_CHECKING, Sequence
 
+from ..db import dbapi
 from ..db import engine as db
-from ..db.upsert import is_retryable, lock_names
 from .datasets import ResolvedDataset, resolve
-from .events import EVENT_TYPES, Dataset, LineageEvent
+from .events import ANNOTATE_MODES, EVENT_TYPES, Dataset, LineageEvent
 from .recorded import Recorded
 
 if TYPE_CHECKING:
+    from ..db.dbapi import Rows
     from .batch import Resolved
 
 __all__ = ["Recorded", "record", "record_each", "record_many"]
@@ -57,8 +64,6 @@ def record_many(events: "Sequence[LineageEvent]") -> list[Recorded]:
     For producers that know several events at once (the core's `@ln.step` sends a short call's START and
     COMPLETE together): one commit instead of one per event. All or nothing: on error none is recorded.
     """
-    from sqlalchemy.exc import DBAPIError
-
     from .batch import write_batch
 
     for event in events:
@@ -67,17 +72,73 @@ def record_many(events: "Sequence[LineageEvent]") -> list[Recorded]:
     resolved = [(_resolved(e.inputs), _resolved(e.outputs)) for e in events]
     names = _lock_names(events, resolved)
     identities = [event_identity(e) for e in events]
-    attempts = 1 if db.in_write() else MAX_ATTEMPTS  # inside a caller's transaction, the caller retries
-    for attempt in range(attempts):
-        try:
-            with db.write() as s:
-                lock_names(s, names)
-                return write_batch(s, events, identities, resolved)
-        except DBAPIError as e:  # a unique race, a deadlock: run the whole event again
-            if attempt == attempts - 1 or not is_retryable(e):
-                raise
-        time.sleep(0.005 * (attempt + 1))
-    raise RuntimeError("unreachable")
+    features = _feature_names(events)
+    orm = needs_orm(events, resolved)
+    if orm and not dbapi.in_write():
+        db.engine()  # from here on, dbapi.write() is a transaction of the ORM's session
+
+    def work(rows: "Rows") -> list[Recorded]:
+        if not db.in_write() and (orm or features and _name_features(rows, features)):
+            raise _NeedsORM  # nothing written yet: the ORM's transaction does it all
+        return write_batch(rows, events, identities, resolved)
+
+    # inside a caller's transaction, the caller retries (write_retrying raises at once there)
+    try:
+        return dbapi.write_retrying(work, names, attempts=MAX_ATTEMPTS)
+    except _NeedsORM:
+        if dbapi.in_write():  # a caller's plain transaction: one unit of work never spans two connections
+            raise RuntimeError("these events need the ORM (annotations, forwarding or collections): record them "
+                               "outside a plain db.dbapi transaction, or start the ORM (db.engine()) before it") from None
+        db.engine()
+        return dbapi.write_retrying(work, names, attempts=MAX_ATTEMPTS)
+
+
+class _NeedsORM(Exception):
+    """The batch annotates existing features: record it in the ORM's transaction instead."""
+
+
+def needs_orm(events: "Sequence[LineageEvent]", resolved: "list[Resolved]") -> bool:
+    """Whether the batch asks for what only the ORM writes, as far as the events alone say (whether their
+    annotations name existing features is asked in the transaction: `_name_features`). Conservative: an
+    event that carries labels or columns, or annotations in `auto` mode, takes the ORM's route."""
+    from ..collections.lineage import collection_uid_of
+    from .outbox import target
+
+    for event, (inputs, _) in zip(events, resolved):
+        if event.annotate not in ANNOTATE_MODES:
+            return True  # annotate_batch says why it is not annotated
+        if event.annotate != "none":
+            datasets = (*event.inputs, *event.outputs)
+            if any(d.labels or d.columns for d in datasets):
+                return True
+            if event.annotate == "auto" and (event.run.annotations or any(d.annotations for d in datasets)):
+                return True  # features are made
+        if any(collection_uid_of(rd.facets) for rd in inputs):
+            return True
+    return bool(events) and target() is not None  # live forwarding: outbox rows in the same transaction
+
+
+def _feature_names(events: "Sequence[LineageEvent]") -> list[str]:
+    """The names that `existing` mode annotates when a feature of that name exists."""
+    names: set[str] = set()
+    for event in events:
+        if event.annotate == "none":
+            continue
+        names.update(event.run.annotations or ())
+        for d in (*event.inputs, *event.outputs):
+            names.update(d.annotations or ())
+    return sorted(names)
+
+
+def _name_features(rows: "Rows", names: list[str]) -> bool:
+    """Some of these names are features (any branch: a trashed one sends the batch the ORM's way for nothing,
+    which is only slower). Read in the write transaction, so a feature made meanwhile is not missed."""
+    for start in range(0, len(names), 500):
+        chunk = names[start : start + 500]
+        marks = ", ".join(f":n{i}" for i in range(len(chunk)))
+        if rows.scalar(f"SELECT 1 FROM features WHERE name IN ({marks}) LIMIT 1", {f"n{i}": n for i, n in enumerate(chunk)}):
+            return True
+    return False
 
 
 def record_each(events: "Sequence[LineageEvent]") -> "list[Recorded | Exception]":

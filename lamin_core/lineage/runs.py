@@ -6,22 +6,28 @@ final status (completed, errored, aborted) beats `started`: a late START never r
 
 from __future__ import annotations
 
+import json
 import pickle
-from datetime import datetime
+from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from .. import ids
+from ..db import dbapi
 from .events import STATUS_OF_EVENT, Job, LineageEvent
-from .transforms import upsert_transform
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from ..db.dbapi import Rows
     from ..models import Run
 
 TERMINAL = ("completed", "errored", "aborted")
 UNKNOWN_JOB = "unknown"  # the placeholder job of a parent run known only by id, until its own events arrive
+# models.transform.TRANSFORM_KINDS and models.Run._uid_length, not imported: the models load SQLAlchemy
+# (tests/test_recording_rows.py checks they agree)
+TRANSFORM_KINDS = ("pipeline", "notebook", "script", "function", "upload", "linker")
+RUN_UID_LENGTH = 20
 
 
 _transform_ids: dict[tuple, tuple] = {}  # (database, job identity) -> (Transform.id, key, facets): jobs repeat
@@ -36,15 +42,14 @@ def _register_cache() -> None:
 _register_cache()
 
 
-def transform_for_job(s: "Session", job: Job) -> tuple[int, str]:
+def transform_for_job(rows: "Rows", job: Job) -> tuple[int, str]:
     """The (id, key) of the Transform a job is: its key's version with this source, created if new.
 
     Jobs repeat (every task of a workflow names the same few), so the answer is cached per process:
     after the first event of a job, no query at all.
     """
     from ..db import engine as db
-    from ..models import Transform
-    from ..models.transform import TRANSFORM_KINDS
+    from .transforms import upsert_transform_row
 
     facets = dict(job.facets)
     cache_key = (db.settings().db_url, job.namespace, job.name, job.kind, job.version, job.source_code, job.description)
@@ -52,23 +57,30 @@ def transform_for_job(s: "Session", job: Job) -> tuple[int, str]:
     if cached is not None and cached[2] == facets:
         return cached[0], cached[1]
     key = f"{job.namespace}/{job.name}" if job.namespace else job.name
-    transform = Transform(
-        key=key,
-        kind=job.kind if job.kind in TRANSFORM_KINDS else "pipeline",
-        version=job.version,
-        description=job.description,
-        source_code=job.source_code,
-        facets={"job": {"namespace": job.namespace, "name": job.name}, **facets} if facets or job.namespace else None,
-    )
-    stored = upsert_transform(s, transform)
-    if stored is not transform:
+    fields = {
+        "key": key,
+        "kind": job.kind if job.kind in TRANSFORM_KINDS else "pipeline",
+        "version": job.version,
+        "description": job.description,
+        "source_code": job.source_code,
+        "facets": {"job": {"namespace": job.namespace, "name": job.name}, **facets} if facets or job.namespace else None,
+    }
+    stored = upsert_transform_row(rows, {k: v for k, v in fields.items() if v is not None})
+    if not stored.created:
+        # a known version learns what its first events did not say; `updated_at` moves as the ORM's onupdate would
+        changes: dict[str, Any] = {}
         if job.description and not stored.description:
-            stored.description = job.description
-        if facets and any((stored.facets or {}).get(k) != v for k, v in facets.items()):
-            stored.facets = {**(stored.facets or {}), **facets}
-    s.flush()
+            changes["description"] = job.description
+        stored_facets = json_of(stored.facets) or {}
+        if facets and any(stored_facets.get(k) != v for k, v in facets.items()):
+            changes["facets"] = {**stored_facets, **facets}
+        if changes:
+            changes["updated_at"] = datetime.now(timezone.utc)
+            assignments = ", ".join(f"{name} = :{name}" for name in changes)
+            rows.execute(f"UPDATE transforms SET {assignments} WHERE id = :id", {**changes, "id": stored.id})
+            expire_if_loaded("Transform", [stored.id])
     entry = (stored.id, stored.key or key, facets)
-    db.after_commit(lambda: _remember(_transform_ids, cache_key, entry))  # other threads read it: committed rows only
+    dbapi.after_commit(lambda: _remember(_transform_ids, cache_key, entry))  # other threads read it: committed rows only
     return stored.id, stored.key or key
 
 
@@ -84,6 +96,10 @@ RUN_FIELDS = ("id", "uid", "transform_id", "name", "started_at", "finished_at", 
               "initiated_by_run_id", "report_id")
 MOVABLE = ("transform_id", "name", "started_at", "finished_at", "status", "params", "facets", "initiated_by_run_id",
            "report_id")
+# the MOVABLE columns' PostgreSQL types, for `UPDATE ... FROM (VALUES ...)` (models/run.py)
+_PG_TYPES = {"_id": "INTEGER", "transform_id": "INTEGER", "name": "VARCHAR(150)", "started_at": "TIMESTAMP WITH TIME ZONE",
+             "finished_at": "TIMESTAMP WITH TIME ZONE", "status": "VARCHAR(20)", "params": "JSON", "facets": "JSON",
+             "initiated_by_run_id": "INTEGER", "report_id": "INTEGER"}
 
 
 class RunRow(SimpleNamespace):
@@ -103,111 +119,118 @@ def _copy(value: Any) -> Any:
     return value  # str, int, datetime, None: immutable
 
 
+def json_of(value: Any) -> Any:
+    """A JSON column's value as read: SQLite returns the text, psycopg the parsed value."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 RunRef = tuple[str, str]  # (reference_type, reference): how an engine names a run
 
 
-def load_runs(s: "Session", refs: "set[RunRef]") -> dict[RunRef, RunRow]:
+def load_runs(rows: "Rows", refs: "set[RunRef]") -> dict[RunRef, RunRow]:
     """The stored runs among `refs`: one lookup in the (reference_type, reference) index each, one statement."""
-    from ..db.lookups import union_lookup
-    from ..models import Run, Transform
+    from ..db.lookups import union_rows
 
-    runs, transforms = Run.__table__, Transform.__table__
     names = (*RUN_FIELDS, "reference_type", "reference")
     select_sql = (f"SELECT {', '.join('runs.' + f for f in names)}, transforms.key AS transform_key "
                   "FROM runs JOIN transforms ON runs.transform_id = transforms.id")
-    columns = [*(runs.c[f] for f in names), transforms.c.key.label("transform_key")]
     keys = [{"t": t, "r": r} for t, r in sorted(refs)]
     found: dict[RunRef, RunRow] = {}
-    for row in union_lookup(s, "runs", select_sql, [("runs.reference_type = :t AND runs.reference = :r", keys)], columns):
-        found[(row.reference_type, row.reference)] = _run_row({f: row._mapping[f] for f in (*RUN_FIELDS, "transform_key")})
+    for row in union_rows(rows, "runs", select_sql, [("runs.reference_type = :t AND runs.reference = :r", keys)]):
+        fields = dict(zip((*names, "transform_key"), row))
+        found[(fields.pop("reference_type"), fields.pop("reference"))] = _run_row(rows, fields)
     return found
 
 
-def create_runs(s: "Session", missing: "dict[RunRef, Job | None]") -> dict[RunRef, RunRow]:
+def create_runs(rows: "Rows", missing: "dict[RunRef, Job | None]") -> dict[RunRef, RunRow]:
     """Insert placeholder runs (status `scheduled`) for engine ids seen for the first time, all at once.
 
     No savepoint or conflict handling: the recorder holds a lock named after each run (PostgreSQL) or the
     database's write lock (SQLite), so nobody can insert one of them between `load_runs` and here.
     """
-    from sqlalchemy import insert
-
-    from ..models import Run
-
     if not missing:
         return {}
     refs = list(missing)
     values, keys = [], []
+    defaults = dbapi.record_defaults(rows)
     for reference_type, reference in refs:
         job = missing[(reference_type, reference)]
-        transform_id, transform_key = transform_for_job(s, job or Job(namespace=UNKNOWN_JOB, name=reference_type))
-        values.append(dict(uid=ids.base62(Run._uid_length), transform_id=transform_id, reference=reference,
+        transform_id, transform_key = transform_for_job(rows, job or Job(namespace=UNKNOWN_JOB, name=reference_type))
+        values.append(dict(defaults, uid=ids.base62(RUN_UID_LENGTH), transform_id=transform_id, reference=reference,
                            reference_type=reference_type, status="scheduled"))
         keys.append(transform_key)
-    table = Run.__table__
-    # matched back by uid: asking for the rows' order made SQLite insert them one statement each
-    stmt = insert(table).returning(*(table.c[f] for f in RUN_FIELDS))
-    by_uid = {row.uid: row for row in s.execute(stmt, values)}
+    # one multi-row INSERT; matched back by uid: SQLite does not return the rows in the VALUES order
+    by_uid = {row[1]: row for row in rows.insert_many("runs", values, returning=", ".join(RUN_FIELDS))}
     return {
-        ref: _run_row({**by_uid[v["uid"]]._mapping, "transform_key": key})
+        ref: _run_row(rows, {**dict(zip(RUN_FIELDS, by_uid[v["uid"]])), "transform_key": key})
         for ref, v, key in zip(refs, values, keys, strict=True)
     }
 
 
-def learn_job(s: "Session", run: RunRow, job: Job | None) -> None:
+def learn_job(rows: "Rows", run: RunRow, job: Job | None) -> None:
     """A run first known only by id (a parent named by its children) takes its job's Transform once known."""
     if job is not None and run.transform_key.startswith(UNKNOWN_JOB + "/"):
-        run.transform_id, run.transform_key = transform_for_job(s, job)
+        run.transform_id, run.transform_key = transform_for_job(rows, job)
 
 
-def write_runs(s: "Session", runs: "list[RunRow]") -> None:
-    """Write what events moved on these runs, in one statement."""
-    from sqlalchemy import bindparam, update
-
-    from ..models import Run
-
+def write_runs(rows: "Rows", runs: "list[RunRow]") -> None:
+    """Write what events moved on these runs: one statement on PostgreSQL (SQLite: in-process statements)."""
     changed = [run for run in runs if run.changes()]
     if not changed:
         return
-    table = Run.__table__
-    rows = [{"_id": run.id, **{f: getattr(run, f) for f in MOVABLE}} for run in changed]
-    if len(rows) > 1 and s.get_bind().dialect.name == "postgresql":
-        # UPDATE ... FROM (VALUES ...): one round trip, where psycopg's executemany takes three
-        params = {f"{k}_{i}": row[k] for i, row in enumerate(rows) for k in ("_id", *MOVABLE)}
-        s.execute(_update_from_values(len(rows), s.get_bind().dialect), params)
-    else:  # SQLite: executemany is in-process and cheap
-        stmt = update(table).where(table.c.id == bindparam("_id")).values({f: bindparam(f) for f in MOVABLE})
-        s.execute(stmt, rows if len(rows) > 1 else rows[0])
+    values = [{"_id": run.id, **{f: getattr(run, f) for f in MOVABLE}} for run in changed]
+    if len(values) > 1 and rows.dialect == "postgresql":
+        # UPDATE ... FROM (VALUES ...): one round trip, where a statement per run takes one each
+        per_row = dbapi.MAX_PARAMETERS // len(_PG_TYPES)
+        for start in range(0, len(values), per_row):
+            chunk = values[start : start + per_row]
+            params = {f"{k}_{i}": row[k] for i, row in enumerate(chunk) for k in _PG_TYPES}
+            rows.execute(_update_from_values(len(chunk)), params)
+    else:  # SQLite: each statement is an in-process call
+        sql = f"UPDATE runs SET {', '.join(f'{f} = :{f}' for f in MOVABLE)} WHERE id = :_id"
+        for row in values:
+            rows.execute(sql, row)
     for run in changed:
         run.snapshot()
-        expire_loaded(s, Run, run.id)  # an ORM object of it in this session shows the change
+    expire_if_loaded("Run", [run.id for run in changed])  # an ORM object of it in this session shows the change
 
 
-_UPDATE_STATEMENTS: dict[int, Any] = {}
+_UPDATE_STATEMENTS: dict[int, str] = {}
 
 
-def _update_from_values(n: int, dialect: Any) -> Any:
-    """`UPDATE runs ... FROM (VALUES <n rows>)` as SQL text, made once per n: a Core `values()` construct
-    is compiled anew at every execution (its rows are part of it), which cost more than the round trips."""
-    stmt = _UPDATE_STATEMENTS.get(n)
-    if stmt is None:
-        from sqlalchemy import bindparam, text
-
-        from ..models import Run
-
-        table = Run.__table__
-        types = {"_id": "INTEGER", **{f: table.c[f].type.compile(dialect=dialect) for f in MOVABLE}}
-        rows = ", ".join("(" + ", ".join(f"CAST(:{k}_{i} AS {types[k]})" for k in types) + ")" for i in range(n))
-        sql = (f"UPDATE runs SET {', '.join(f'{f} = v.{f}' for f in MOVABLE)} "
-               f"FROM (VALUES {rows}) AS v(_id, {', '.join(MOVABLE)}) WHERE runs.id = v._id")
-        binds = [bindparam(f"{k}_{i}", type_=table.c[k].type) for i in range(n) for k in MOVABLE]
-        stmt = _UPDATE_STATEMENTS.setdefault(n, text(sql).bindparams(*binds))
-    return stmt
+def _update_from_values(n: int) -> str:
+    """`UPDATE runs ... FROM (VALUES <n rows>)`, made once per n."""
+    sql = _UPDATE_STATEMENTS.get(n)
+    if sql is None:
+        values = ", ".join("(" + ", ".join(f"CAST(:{k}_{i} AS {t})" for k, t in _PG_TYPES.items()) + ")" for i in range(n))
+        sql = _UPDATE_STATEMENTS.setdefault(n, f"UPDATE runs SET {', '.join(f'{f} = v.{f}' for f in MOVABLE)} "
+                                               f"FROM (VALUES {values}) AS v(_id, {', '.join(MOVABLE)}) WHERE runs.id = v._id")
+    return sql
 
 
-def _run_row(fields: dict[str, Any]) -> RunRow:
+def _run_row(rows: "Rows", fields: dict[str, Any]) -> RunRow:
+    """A run as read back, in the types the recorder compares: aware datetimes, parsed JSON."""
+    for name in ("started_at", "finished_at"):
+        fields[name] = rows.datetime_of(fields[name])
+    for name in ("params", "facets"):
+        fields[name] = json_of(fields[name])
     run = RunRow(**fields)
     run.snapshot()
     return run
+
+
+def expire_if_loaded(model_name: str, row_ids: "list[int]") -> None:
+    """After a plain UPDATE in the ORM's transaction: ORM objects of those rows in its session reload on
+    their next access. A process without SQLAlchemy has no such objects."""
+    from ..db import engine as db
+
+    if not row_ids or not db.in_write():
+        return
+    from .. import models
+
+    s, model = db.session(), getattr(models, model_name)
+    for row_id in row_ids:
+        expire_loaded(s, model, row_id)
 
 
 def expire_loaded(s: "Session", model: type, row_id: int) -> None:
