@@ -250,6 +250,9 @@ def bench(args: argparse.Namespace, base: Path) -> None:
     work = base / "core"
     work.mkdir()
     env = clean_env()  # LAMIN_HOME of the throwaway instance included
+    from lamin_core.db import engine as db
+
+    db_url = db.settings().db_url
     (work / "plain.py").write_text("import lamin_core as ln\n" + BODY)
     tracked_source = "import lamin_core as ln\n" + BODY + "ln.track()\nln.finish()\n"
     (work / "tracked.py").write_text(tracked_source)
@@ -283,6 +286,8 @@ def bench(args: argparse.Namespace, base: Path) -> None:
     variants: dict[str, Callable[[int], Sample]] = {
         "pass": ours([py, "-c", "pass"]),
         "import": ours([py, "-c", "import lamin_core"]),
+        # the floor on PostgreSQL: the driver's import and one connection, whoever uses it
+        **({"driver": ours([py, "-c", f"import psycopg; psycopg.connect({db_url!r}).close()"])} if backend == "postgresql" else {}),
         "plain": ours([py, "plain.py"]),
         "tracked": ours([py, "tracked.py"]),
         "save": save,
@@ -307,6 +312,8 @@ def bench(args: argparse.Namespace, base: Path) -> None:
     show("python -c pass", r["pass"], p("pass"))
     show("python -c 'import lamin_core' (lamindb)", r["import"], p("import"))
     show("plain.py (no track)", r["plain"], p("plain"))
+    if "driver" in r:
+        show("floor: python -c 'import psycopg; connect'", r["driver"], "n/a")
     show("tracked.py (track + finish)", r["tracked"], p("tracked"))
     peer_overhead = diff(r["peer tracked"], r["peer plain"]) if peer is not None else why
     show("track + finish overhead (tracked - plain)", diff(r["tracked"], r["plain"]), peer_overhead, TRACK_GOAL_MS[backend])
