@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-ORDER = ["core", "tracking", "query", "annotations", "validation", "openlineage_ingest", "prefect_overhead", "snakemake_overhead", "bionty", "mapped"]
+ORDER = ["core", "tracking", "query", "frames", "get_first", "annotations", "validation", "openlineage_ingest", "prefect_overhead", "snakemake_overhead", "bionty", "mapped", "cold_start", "recording_child"]
 EXTRA = {"nextflow_ingest": REPO / "integrations" / "nextflow" / "benchmarks" / "ingest_bench.py"}
 
 

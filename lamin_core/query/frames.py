@@ -1,15 +1,20 @@
-"""Query sets as pandas DataFrames, fetched as plain DBAPI rows for speed.
+"""Query sets as pandas DataFrames, read as Arrow columns where possible, else as plain DBAPI rows.
 
-SQLAlchemy still compiles the statement and binds its parameters, but the result columns are coerced to
-a type without result processing and the rows are read straight from the DBAPI cursor: per-value Python
-conversion (datetimes, booleans, Row objects) is what made 10,000 rows cost 100 ms. The conversions that
-remain are done per column, vectorised, by pandas. Datetimes come out as UTC on both backends.
+On PostgreSQL the fast path (`arrow_frames.py`) runs the statement on an ADBC driver and gets columns,
+not rows. The DBAPI path is what remains when it can't give an identical frame (inside a write
+transaction, an unknown type, no driver) and all of SQLite (arrow_frames.py says why): SQLAlchemy still
+compiles the statement and binds its parameters, but the result columns are coerced to a type without
+result processing and the rows are read straight from the DBAPI cursor: per-value Python conversion
+(datetimes, booleans, Row objects) is what made 10,000 rows cost 100 ms. Both paths produce the same raw
+frame; the conversions that remain are done per column, vectorised, by pandas. Datetimes come out as UTC
+on both backends.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, cast, func, inspect, type_coerce
 from sqlalchemy.types import NullType
@@ -22,46 +27,72 @@ if TYPE_CHECKING:
 
 # long or internal columns that make a table unreadable
 HIDDEN = {"source_code", "facets"}
-SORT_MEMORY = "64MB"  # PostgreSQL work_mem for one dataframe query (its transaction only)
+SORT_MEMORY = "64MB"  # PostgreSQL work_mem for dataframe queries (a DBAPI read: its transaction only)
+log = logging.getLogger(__name__)
 
 
-def to_dataframe(qs: "QuerySet", include: Any = None) -> Any:
-    """One row per record, indexed by id; `include` adds fields of related records (`"run__transform__key"`)."""
-    import pandas as pd
+def to_dataframe(qs: "QuerySet", include: Any = None, *, via: Literal["auto", "arrow", "dbapi"] = "auto") -> Any:
+    """One row per record, indexed by id; `include` adds fields of related records (`"run__transform__key"`).
 
+    `via` picks the reading path, for tests and benchmarks: "arrow" fails where the fast path can't be taken.
+    """
     model = qs.model
     include, with_features = _split_features(include)
     columns = [c.columns[0] for c in inspect(model).column_attrs if c.key not in HIDDEN]
     names = [c.key for c in columns]
     extra = _includes(model, include)
     typed = [(n, getattr(model, n), c.type) for n, c in zip(names, columns)] + [(n, e, e.type) for n, e in extra]
-    with db.read() as s:
-        conn = s.connection()  # a Core result: its DBAPI cursor is reachable
-        dialect = conn.dialect.name
-        exprs = [_raw(expr, type_, dialect).label(n) for n, expr, type_ in typed]
-        if dialect == "postgresql":
-            # for this transaction only: ordering 20,000 whole rows to cut a slice overflows the default
-            # 4 MB of work_mem and sorts on disk; and a generic plan (psycopg prepares a statement run 5
-            # times) can't see that a prefix is selective and walks the primary key instead of the key index
-            conn.exec_driver_sql(
-                f"SELECT set_config('work_mem', '{SORT_MEMORY}', true), set_config('plan_cache_mode', 'force_custom_plan', true)"
-            )
-        result = conn.execute(qs.statement(*exprs))
-        try:
-            rows = result.cursor.fetchall() if result.cursor is not None else []
-        finally:
-            result.close()
-    all_names = [n for n, _, _ in typed]
-    # from_records builds one object array in C and converts it per column: faster than a dict of lists
-    df = pd.DataFrame.from_records(rows, columns=all_names) if rows else pd.DataFrame(columns=all_names)
+    df, dialect = _read(qs, typed, via)
     for n, _, type_ in typed:
         _convert(df, n, type_, dialect)
-    df = df.set_index("id") if "id" in df.columns else df
+    if "id" in df.columns:
+        df.set_index("id", inplace=True)  # not a copy of the whole frame
     if with_features:
         from .feature_frames import add_feature_columns
 
         add_feature_columns(df, qs)
     return df
+
+
+def _read(qs: "QuerySet", typed: Sequence[tuple[str, Any, Any]], via: str) -> tuple[Any, str]:
+    """The raw frame (what `DataFrame.from_records` makes of the DBAPI's rows) and the dialect's name."""
+    with db.read() as s:  # pending writes land first; no transaction of this thread stays open
+        if via != "dbapi":
+            from .arrow_frames import Unsupported, read_raw
+
+            try:
+                return read_raw(qs, typed), db.engine().dialect.name
+            except Exception as e:
+                if via == "arrow":
+                    raise
+                # whatever went wrong there (a driver, a type), the rows path reads the same frame, or
+                # raises the error that belongs to the query itself
+                log.debug("frame read row by row: %s", e, exc_info=not isinstance(e, Unsupported))
+        return _read_rows(s, qs, typed)
+
+
+def _read_rows(s: Any, qs: "QuerySet", typed: Sequence[tuple[str, Any, Any]]) -> tuple[Any, str]:
+    import pandas as pd
+
+    conn = s.connection()  # a Core result: its DBAPI cursor is reachable
+    dialect = conn.dialect.name
+    exprs = [_raw(expr, type_, dialect).label(n) for n, expr, type_ in typed]
+    if dialect == "postgresql":
+        # for this transaction only: ordering 20,000 whole rows to cut a slice overflows the default
+        # 4 MB of work_mem and sorts on disk; and a generic plan (psycopg prepares a statement run 5
+        # times) can't see that a prefix is selective and walks the primary key instead of the key index
+        conn.exec_driver_sql(
+            f"SELECT set_config('work_mem', '{SORT_MEMORY}', true), set_config('plan_cache_mode', 'force_custom_plan', true)"
+        )
+    result = conn.execute(qs.statement(*exprs))
+    try:
+        rows = result.cursor.fetchall() if result.cursor is not None else []
+    finally:
+        result.close()
+    all_names = [n for n, _, _ in typed]
+    # from_records builds one object array in C and converts it per column: faster than a dict of lists
+    df = pd.DataFrame.from_records(rows, columns=all_names) if rows else pd.DataFrame(columns=all_names)
+    return df, dialect
 
 
 def _split_features(include: Any) -> tuple[Any, bool]:
@@ -88,8 +119,12 @@ def _convert(df: Any, name: str, type_: Any, dialect: str) -> None:
     import pandas as pd
 
     if isinstance(type_, DateTime):
-        if dialect == "sqlite":
-            df[name] = pd.to_datetime(df[name], utc=True, format="ISO8601")
+        s = df[name]
+        if s.dtype.kind == "M":
+            # the Arrow path hands over datetimes already (naive UTC): to_datetime would take 100 times longer
+            df[name] = s.dt.tz_localize("UTC")
+        elif dialect == "sqlite":
+            df[name] = pd.to_datetime(s, utc=True, format="ISO8601")
         else:
             df[name] = pd.to_datetime(df[name], utc=True, unit="us")
     elif isinstance(type_, Boolean) and dialect == "sqlite":
