@@ -152,3 +152,35 @@ def test_track_names_a_saved_transform(instance, flavour):
     assert run.transform_id == t.id
     with pytest.raises(ValueError, match="no transform with uid or key 'nope'"):
         ln.track(transform="nope")
+
+
+FLOWS = """
+import sys
+import lamin_core as ln
+
+@ln.step()
+def double(x):
+    return 2 * x
+
+@ln.flow()
+def pipeline(n):
+    return sum(double(i) for i in range(n))
+
+run = ln.track()
+total = pipeline(3)
+ln.finish()
+print(run.uid, total, "sqlalchemy" in sys.modules)
+"""
+
+
+def test_flows_and_steps_of_a_tracked_script_record_without_sqlalchemy(instance, tmp_path):
+    script = tmp_path / "flows.py"
+    script.write_text(textwrap.dedent(FLOWS))
+    uid, total, loaded = run_script(instance, script)
+    assert total == "6" and loaded == "False"
+    tracked = ln.Run.get(uid=uid)
+    (flow,) = tracked.child_runs
+    assert flow.transform.key == "flows.pipeline" and flow.status == "completed" and flow.params == {"n": 3}
+    steps = flow.child_runs
+    assert [s.params for s in steps] == [{"x": 0}, {"x": 1}, {"x": 2}]
+    assert {s.status for s in steps} == {"completed"} and {s.transform.key for s in steps} == {"flows.double"}

@@ -87,9 +87,9 @@ def current_run() -> "Run | None":
     """The active Run as an ORM object, written to the database if it was still pending."""
     value = _active()
     if isinstance(value, PendingRun):
-        return value.run()
+        value = value.run()
     if value is not None and not hasattr(value, "_sa_instance_state"):
-        return value.orm()  # the TrackedRun of ln.track(): its ORM Run
+        return value.orm()  # a TrackedRun (ln.track(), @ln.flow, @ln.step): its ORM Run
     return value
 
 

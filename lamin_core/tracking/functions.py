@@ -29,22 +29,20 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import os
 import threading
-import traceback
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
+from .. import log
 from . import context
 
 if TYPE_CHECKING:
     from ..lineage.events import Job, LineageEvent
     from ..models import Run
 
-logger = logging.getLogger("lamin_core")
 F = TypeVar("F", bound=Callable[..., Any])
 REFERENCE_TYPE = "lamin_function"  # run.reference_type of flow and step runs; run.reference is a random UUID
 ABORTING = (KeyboardInterrupt, SystemExit, GeneratorExit)
@@ -157,10 +155,12 @@ class _Call:
     def fail(self, exc: BaseException) -> None:
         try:
             event_type = "ABORT" if isinstance(exc, ABORTING) or _is_cancelled(exc) else "FAIL"
+            import traceback
+
             message = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             self._finish(event_type, message)
         except Exception as e:  # never hide the function's own exception behind a recording error
-            logger.warning("could not record the %s of %s: %s", type(exc).__name__, self.spec.job().name, e)
+            log.warning("could not record the %s of %s: %s", type(exc).__name__, self.spec.job().name, e)
         finally:
             context.reset_current_run(self.token)
 
@@ -206,13 +206,20 @@ def _abort_open_calls() -> None:
         try:
             call._finish("ABORT", "the process exited while this call was running")
         except Exception as e:
-            logger.warning("could not mark a run of %s aborted: %s", call.spec.job().name, e)
+            log.warning("could not mark a run of %s aborted: %s", call.spec.job().name, e)
 
 
 def _record(events: "list[LineageEvent]") -> "list[Run]":
+    """Record; the runs as handles (ids at once, the ORM Run on first use): a script whose flows only run never
+    imports SQLAlchemy."""
     from ..lineage.recorder import record_many
+    from .run_handle import TrackedRun
 
-    return [r.run for r in record_many(events)]
+    return [
+        TrackedRun(id=r.run_id, uid=r.run_uid, transform_id=r.transform_id, reference=e.run.run_id,  # type: ignore[misc]
+                   reference_type=e.run.reference_type)
+        for e, r in zip(events, record_many(events), strict=True)
+    ]
 
 
 def _now(after: datetime | None = None) -> datetime:
@@ -230,10 +237,20 @@ def _is_cancelled(exc: BaseException) -> bool:
     return isinstance(exc, asyncio.CancelledError)
 
 
+def _artifact_class() -> Any:
+    """`Artifact`, if the models are loaded: no value can be an Artifact before they are, and importing them
+    to find out would cost a script whose flows pass plain values the whole ORM."""
+    import sys
+
+    models = sys.modules.get("lamin_core.models")
+    return getattr(models, "Artifact", None)
+
+
 def _artifacts_in(value: Any) -> list[Any]:
     """Artifacts in a return value: itself, or the items of a list, tuple, set or dict (one level)."""
-    from ..models import Artifact
-
+    Artifact = _artifact_class()
+    if Artifact is None:
+        return []
     if isinstance(value, Artifact):
         return [value]
     if isinstance(value, dict):
@@ -245,10 +262,9 @@ def _artifacts_in(value: Any) -> list[Any]:
 
 def _link_inputs(params: dict[str, Any]) -> None:
     """Saved Artifacts passed as arguments are inputs of the call's run."""
-    if not params:
+    Artifact = _artifact_class()
+    if not params or Artifact is None:
         return
-    from ..models import Artifact
-
     for value in params.values():
         candidates = [value] if isinstance(value, Artifact) else (_artifacts_in(value) if isinstance(value, (list, tuple, dict)) else [])
         for artifact in candidates:

@@ -24,7 +24,8 @@ class TrackedRun:
     __slots__ = ("_fields", "_run")
 
     def __init__(self, **fields: Any) -> None:
-        object.__setattr__(self, "_fields", {f: fields.get(f) for f in ROW_FIELDS})
+        # only what the writer knows: anything else is answered by the ORM Run
+        object.__setattr__(self, "_fields", {f: fields[f] for f in ROW_FIELDS if f in fields})
         object.__setattr__(self, "_run", None)
 
     def orm(self) -> "Run":
@@ -78,7 +79,7 @@ class TrackedRun:
             return repr(self._run)
         shown = []
         for name in ("id", "uid", "transform_id", "status", "started_at", "finished_at", "host"):
-            value = self._fields[name]
+            value = self._fields.get(name)
             if value is None:
                 continue
             if isinstance(value, datetime):
