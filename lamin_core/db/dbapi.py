@@ -30,12 +30,6 @@ from . import engine as db
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    f"PRAGMA busy_timeout={db.SQLITE_BUSY_TIMEOUT_MS}",
-    "PRAGMA synchronous=NORMAL",  # durable in WAL mode up to the last checkpoint
-    "PRAGMA foreign_keys=ON",
-)
 _PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 # bound parameters per statement: below SQLite's limit (32,766) and PostgreSQL's (65,535) with room to spare
 MAX_PARAMETERS = 30_000
@@ -214,7 +208,7 @@ def _connection() -> tuple[Any, str]:
 
             path = settings.db_url.split("sqlite:///", 1)[1]
             conn = sqlite3.connect(path, timeout=db.SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-            for pragma in SQLITE_PRAGMAS:
+            for pragma in db.SQLITE_PRAGMAS:
                 conn.execute(pragma)
         else:
             import psycopg
@@ -325,7 +319,7 @@ def write_retrying(work: Any, lock: Sequence[str] = (), attempts: int = 8) -> An
                 rows.lock(lock)
                 return work(rows)
         except Exception as e:
-            if attempt == attempts - 1 or not is_retryable(e) or db.in_write() or getattr(_in_own, "rows", None):
+            if attempt == attempts - 1 or not is_retryable(e) or in_write():
                 raise
         time.sleep(0.005 * (attempt + 1))
     raise RuntimeError("unreachable")

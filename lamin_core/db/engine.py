@@ -21,6 +21,13 @@ if TYPE_CHECKING:
     from ..setup.settings import InstanceSettings
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+# every SQLite connection, SQLAlchemy's and db.dbapi's own
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    "PRAGMA synchronous=NORMAL",  # durable in WAL mode up to the last checkpoint
+    "PRAGMA foreign_keys=ON",
+)
 
 
 class _Local(threading.local):
@@ -56,10 +63,8 @@ def make_engine(db_url: str) -> "Engine":
         def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cur.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode up to the last checkpoint
-            cur.execute("PRAGMA foreign_keys=ON")
+            for pragma in SQLITE_PRAGMAS:
+                cur.execute(pragma)
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -45,17 +45,10 @@ def lock_names(s: "Session", names: "Iterable[str]") -> None:
     never wait on each other in a cycle. SQLite needs nothing: its write transactions are serial anyway.
     """
     if s.get_bind().dialect.name != "postgresql":
-        return
-    from sqlalchemy import text
+        return  # without touching the connection: SQLite's write lock is taken at the first statement, as before
+    from .dbapi import rows_of
 
-    from .dbapi import lock_keys
-
-    keys = lock_keys(names)
-    if keys:
-        s.execute(
-            text("SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered"),
-            {"keys": keys},
-        )
+    rows_of(s).lock(names)
 
 
 def newest_uid_of_stem(s: "Session", uid_column: Any, stem: str) -> str | None:

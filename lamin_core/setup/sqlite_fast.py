@@ -18,8 +18,9 @@ SEPARATOR = "\n-- next statement\n"  # triggers contain semicolons: split on a l
 
 
 def _now() -> str:
-    # the text format SQLAlchemy's SQLite DateTime type reads back
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    from ..db.dbapi import sqlite_datetime  # the text format SQLAlchemy's SQLite DateTime type reads back
+
+    return sqlite_datetime(datetime.now(timezone.utc))
 
 
 class NeedsUpgrade(Exception):
