@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Sequence
 from ..db import dbapi
 from ..db import engine as db
 from .datasets import ResolvedDataset, resolve
+from .feature_names import names_features
 from .events import ANNOTATE_MODES, EVENT_TYPES, Dataset, LineageEvent
 from .recorded import Recorded
 
@@ -78,7 +79,7 @@ def record_many(events: "Sequence[LineageEvent]") -> list[Recorded]:
         db.engine()  # from here on, dbapi.write() is a transaction of the ORM's session
 
     def work(rows: "Rows") -> list[Recorded]:
-        if not db.in_write() and (orm or features and _name_features(rows, features)):
+        if not db.in_write() and (orm or features and names_features(rows, features)):
             raise _NeedsORM  # nothing written yet: the ORM's transaction does it all
         return write_batch(rows, events, identities, resolved)
 
@@ -99,7 +100,7 @@ class _NeedsORM(Exception):
 
 def needs_orm(events: "Sequence[LineageEvent]", resolved: "list[Resolved]") -> bool:
     """Whether the batch asks for what only the ORM writes, as far as the events alone say (whether their
-    annotations name existing features is asked in the transaction: `_name_features`). Conservative: an
+    annotations name existing features is asked in the transaction: `feature_names.names_features`). Conservative: an
     event that carries labels or columns, or annotations in `auto` mode, takes the ORM's route."""
     from ..collections.lineage import collection_uid_of
     from .outbox import target
@@ -128,17 +129,6 @@ def _feature_names(events: "Sequence[LineageEvent]") -> list[str]:
         for d in (*event.inputs, *event.outputs):
             names.update(d.annotations or ())
     return sorted(names)
-
-
-def _name_features(rows: "Rows", names: list[str]) -> bool:
-    """Some of these names are features (any branch: a trashed one sends the batch the ORM's way for nothing,
-    which is only slower). Read in the write transaction, so a feature made meanwhile is not missed."""
-    for start in range(0, len(names), 500):
-        chunk = names[start : start + 500]
-        marks = ", ".join(f":n{i}" for i in range(len(chunk)))
-        if rows.scalar(f"SELECT 1 FROM features WHERE name IN ({marks}) LIMIT 1", {f"n{i}": n for i, n in enumerate(chunk)}):
-            return True
-    return False
 
 
 def record_each(events: "Sequence[LineageEvent]") -> "list[Recorded | Exception]":

@@ -187,11 +187,10 @@ def _settings_forward() -> bool:
 def _names_features(names: list[str]) -> bool:
     """Some of these params are named like features (a read before the write transaction)."""
     from ..db import dbapi
+    from ..lineage.feature_names import names_features
 
     with dbapi.read() as rows:
-        marks = ", ".join(f":n{i}" for i in range(len(names)))
-        return rows.scalar(f"SELECT 1 FROM features WHERE name IN ({marks}) LIMIT 1",
-                           {f"n{i}": n for i, n in enumerate(names)}) is not None
+        return names_features(rows, names)
 
 
 def finish() -> "Run":
