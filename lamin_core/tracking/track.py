@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ..db.dbapi import Rows
     from ..lineage.transforms import TransformRow
     from ..models import Artifact, Run, Transform
+    from .run_handle import TrackedRun
     from .source import Source
 
 CLOSE_SIGNALS = ("SIGTERM", "SIGHUP")
@@ -50,7 +51,7 @@ T = TypeVar("T")
 class _Tracked:
     __slots__ = ("run", "source", "pid", "started", "instance_uid", "done")
 
-    def __init__(self, run: "Run", source: "Source | None", pid: int, started: float, instance_uid: str) -> None:
+    def __init__(self, run: "TrackedRun", source: "Source | None", pid: int, started: float, instance_uid: str) -> None:
         self.run = run
         self.source = source
         self.pid = pid
@@ -277,27 +278,20 @@ def _close(
     return run
 
 
-def _show_written(run: Any, values: dict[str, Any]) -> None:
-    """The run object and any ORM copy of it this process holds show what was just written."""
-    from .run_handle import TrackedRun
-
-    if isinstance(run, TrackedRun):
-        run.update(**values)
-    else:
-        from sqlalchemy.orm.attributes import set_committed_value
-
-        for name, value in values.items():
-            set_committed_value(run, name, value)
+def _show_written(run: "TrackedRun", values: dict[str, Any]) -> None:
+    """The run's handle (and its ORM Run, if loaded) and any other copy of the row in this thread's session
+    show what was just written."""
+    run.update(**values)
     from ..db.dbapi import sqlalchemy_started
 
     if sqlalchemy_started():
         from ..db import engine as db
-        from ..lineage.runs import expire_loaded
         from ..models import Run
 
-        loaded = db.session().identity_map.get(db.session().identity_key(Run, run.id))  # type: ignore[arg-type]
-        if loaded is not None and (not isinstance(run, TrackedRun) or loaded is not run._run):
-            expire_loaded(db.session(), Run, run.id)
+        s = db.session()
+        loaded = s.identity_map.get(s.identity_key(Run, run.id))  # type: ignore[arg-type]
+        if loaded is not None and loaded is not run._run:
+            s.expire(loaded)
 
 
 def _resolve_transform(rows: "Rows", transform: "Transform | str") -> "TransformRow":
