@@ -3,8 +3,9 @@
 Importing SQLAlchemy and building the ORM models costs a fresh process several hundred milliseconds,
 far more than `ln.track()` ... `ln.finish()` or the recording of one event do with the database. So the
 functions those paths share (transform versions, text artifacts, runs, users) are written against `Rows`:
-statements with `:name` placeholders on one DB-API connection (`sqlite3` or `psycopg`), inside whatever
-transaction the caller holds. There is one implementation of each write, whichever way it is reached:
+statements with `:name` placeholders on one DB-API connection (`sqlite3`; on PostgreSQL libpq through
+`ctypes`, `db/libpq.py`, or psycopg), inside whatever transaction the caller holds. There is one
+implementation of each write, whichever way it is reached:
 
 - `write()` gives a transaction on a connection of its own when the process has not started SQLAlchemy
   (a tracked script, the CLI): no SQLAlchemy import at all;
@@ -157,12 +158,14 @@ def _as_sqlalchemy_error(error: Exception, sql: str, params: Mapping[str, Any] |
     the database refused with 400); SQLAlchemy is imported only here, when a statement failed."""
     import sys
 
-    driver = sys.modules.get("sqlite3" if dialect == "sqlite" else "psycopg")
-    if driver is None or not isinstance(error, driver.Error):
-        return error
-    from sqlalchemy.exc import DBAPIError
+    drivers = ("sqlite3",) if dialect == "sqlite" else ("lamin_core.db.libpq", "psycopg")
+    for name in drivers:
+        driver = sys.modules.get(name)
+        if driver is not None and isinstance(error, driver.Error):
+            from sqlalchemy.exc import DBAPIError
 
-    return DBAPIError.instance(sql, params, error, driver.Error)
+            return DBAPIError.instance(sql, params, error, driver.Error)
+    return error
 
 
 def record_defaults(rows: Rows) -> dict[str, Any]:
@@ -211,15 +214,29 @@ def _connection() -> tuple[Any, str]:
             for pragma in db.SQLITE_PRAGMAS:
                 conn.execute(pragma)
         else:
-            import psycopg
-
-            conn = psycopg.connect(settings.db_url)
+            conn = _postgresql_connection(settings.db_url)
         _own.update(conn=conn, dialect=settings.dialect, url=settings.db_url)
         from ..setup.user import resolve_ids
 
         with _transaction(conn, settings.dialect) as rows:
             resolve_ids(rows, settings)
     return _own["conn"], _own["dialect"]
+
+
+PG_DRIVER_ENV = "LAMIN_CORE_PG_DRIVER"  # "psycopg" to use psycopg on the own connection too
+
+
+def _postgresql_connection(url: str) -> Any:
+    """libpq through ctypes where the library is found (`db/libpq.py`: psycopg's import alone would cost a
+    fresh process more than its whole write), else psycopg."""
+    if os.environ.get(PG_DRIVER_ENV, "libpq") != "psycopg":
+        from . import libpq
+
+        if libpq.load() is not None:
+            return libpq.connect(url)
+    import psycopg
+
+    return psycopg.connect(url)
 
 
 @contextmanager
