@@ -113,14 +113,14 @@ class _Settings:
     def openlineage_url(self) -> str | None:
         """Where recorded lineage is forwarded live as OpenLineage events (None: nowhere); `LAMIN_OPENLINEAGE_URL`
         overrides it. Setting it saves it in the instance's settings (docs/openlineage.md, "Live forwarding")."""
-        from .lineage.outbox import target
+        from .lineage.forwarding_target import target
 
         t = target()
         return t.url if t is not None else None
 
     @openlineage_url.setter
     def openlineage_url(self, url: str | None) -> None:
-        from .lineage.outbox import set_instance_option
+        from .lineage.forwarding_target import set_instance_option
 
         set_instance_option("url", url)
 

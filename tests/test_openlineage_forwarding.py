@@ -178,6 +178,9 @@ def test_delivered_in_order_then_removed(instance: Any, monkeypatch: pytest.Monk
         (e.run.run_id, e.event_type) for e in events
     ]
     assert receiver.headers[0]["Authorization"] == "Bearer tok" and receiver.headers[0]["X-Team"] == "bio"
+    from lamin_core.lineage.forwarding_target import target
+
+    assert "'tok'" not in repr(target()) and receiver.url in repr(target())  # the token never reaches a log line
     assert _outbox() == []
     state = forwarding.status()
     assert state["delivered"] == 6 and state["backlog"] == 0 and state["target"] == receiver.url + "/api/v1/lineage"

@@ -27,8 +27,8 @@ from __future__ import annotations
 import ctypes
 import json
 import re
+import sys
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
 
 # ---- errors, named as psycopg's (DB-API 2 hierarchy) ----
@@ -163,11 +163,18 @@ def _parameter(value: Any) -> tuple[int, bytes | None]:
         return (_OID_TIMESTAMPTZ if value.tzinfo is not None else _OID_TIMESTAMP), value.isoformat().encode()
     if isinstance(value, date):
         return _OID_DATE, value.isoformat().encode()
-    if isinstance(value, Decimal):
+    decimal = sys.modules.get("decimal")  # imported only where a Decimal could exist: it costs a fresh process ~3 ms
+    if decimal is not None and isinstance(value, decimal.Decimal):
         return _OID_NUMERIC, str(value).encode()
     if isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         return _OID_INT8_ARRAY, ("{" + ",".join(str(v) for v in value) + "}").encode()
     raise NotSupportedError(f"lamin_core.db.libpq cannot send a parameter of type {type(value).__name__}")
+
+
+def _numeric(text: str) -> Any:
+    from decimal import Decimal
+
+    return Decimal(text)  # as psycopg returns a numeric
 
 
 def _bytea(text: str) -> bytes:
@@ -177,7 +184,7 @@ def _bytea(text: str) -> bytes:
 VALUE_TYPES: dict[int, Callable[[str], Any]] = {
     16: lambda t: t == "t",
     20: int, 21: int, 23: int, 26: int,
-    700: float, 701: float, 1700: Decimal,
+    700: float, 701: float, 1700: _numeric,
     18: str, 19: str, 25: str, 705: str, 1042: str, 1043: str,
     114: json.loads, 3802: json.loads,
     1082: date.fromisoformat, 1114: datetime.fromisoformat, 1184: datetime.fromisoformat,

@@ -273,7 +273,7 @@ def _start_forwarding() -> None:
     """With live OpenLineage forwarding configured, this child is the engine's sender (lineage/forwarding.py):
     start it now, so that a backlog an earlier process left goes out too; the child's own events wake it."""
     try:
-        from .outbox import target
+        from .forwarding_target import target
 
         if target() is None:
             return  # the usual case: the sender's module (sockets, HTTP, the ORM) is not even imported

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .outbox import Target, target
+from .forwarding_target import Target, target
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

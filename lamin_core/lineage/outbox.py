@@ -22,9 +22,8 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import os
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
@@ -35,92 +34,9 @@ if TYPE_CHECKING:
     from .datasets import ResolvedDataset
     from .events import LineageEvent
 
+from .forwarding_target import Target, target
+
 logger = logging.getLogger("lamin_core")
-
-URL_VARIABLE = "LAMIN_OPENLINEAGE_URL"
-TOKEN_VARIABLE = "LAMIN_OPENLINEAGE_TOKEN"
-API_KEY_VARIABLE = "LAMIN_OPENLINEAGE_API_KEY"  # what `lamin openlineage export` read first: still honoured
-HEADERS_VARIABLE = "LAMIN_OPENLINEAGE_HEADERS"  # a JSON object of extra HTTP headers
-CAP_VARIABLE = "LAMIN_OPENLINEAGE_BACKLOG_CAP"
-FORWARD_INGESTED_VARIABLE = "LAMIN_OPENLINEAGE_FORWARD_INGESTED"
-DEFAULT_BACKLOG_CAP = 100_000
-OFF = {"", "0", "off", "none", "false", "no"}
-_TRUE = {"1", "true", "yes", "on"}
-SETTINGS_KEYS = ("url", "token", "headers", "backlog_cap", "forward_ingested")
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where recorded events are forwarded, and how."""
-
-    url: str
-    token: str | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    backlog_cap: int = DEFAULT_BACKLOG_CAP
-    forward_ingested: bool = False
-    problem: str | None = None  # a setting that could not be read: the sender reports it instead of sending
-
-    @property
-    def endpoint(self) -> str:
-        """The POST endpoint: the URL as given when it names `/api/v1/lineage`, else that path under it."""
-        url = self.url.rstrip("/")
-        return url if url.endswith("/api/v1/lineage") else f"{url}/api/v1/lineage"
-
-
-def instance_options() -> dict[str, Any]:
-    """The connected instance's forwarding settings (`InstanceSettings.openlineage`), {} without an instance."""
-    try:
-        from ..db import engine as db
-
-        return dict(getattr(db.settings(), "openlineage", None) or {})
-    except Exception:  # no instance connected: nothing is recorded, so nothing is forwarded either
-        return {}
-
-
-def target() -> Target | None:
-    """The configured target, or None. Each option: the `LAMIN_OPENLINEAGE_*` variable, else the instance's setting.
-
-    `OPENLINEAGE_URL` is deliberately not read (docs/openlineage.md, "Live forwarding"): it is where
-    OpenLineage producers send their own events, and forwarding lamin-core's copy there too would send
-    them twice to the same place.
-    """
-    env_url = os.environ.get(URL_VARIABLE)
-    if env_url is not None and env_url.strip().lower() in OFF - {""}:
-        return None  # LAMIN_OPENLINEAGE_URL=off: forwarding off for this process, whatever the instance says
-    options = instance_options()
-    url = (env_url or "").strip() or str(options.get("url") or "").strip()
-    if not url:
-        return None
-    return _target(url, options)
-
-
-def _target(url: str, options: Mapping[str, Any]) -> Target:
-    problems: list[str] = []
-    token = os.environ.get(TOKEN_VARIABLE) or os.environ.get(API_KEY_VARIABLE) or options.get("token") or None
-    headers: Any = options.get("headers") or {}
-    raw_headers = os.environ.get(HEADERS_VARIABLE)
-    if raw_headers:
-        try:
-            headers = json.loads(raw_headers)
-        except ValueError as e:
-            problems.append(f"{HEADERS_VARIABLE} is not JSON ({e}): set it to an object, e.g. '{{\"X-Team\": \"bio\"}}'")
-            headers = {}
-    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
-        problems.append(f"OpenLineage headers must be an object of strings, got {headers!r}")
-        headers = {}
-    cap: Any = os.environ.get(CAP_VARIABLE) or options.get("backlog_cap") or DEFAULT_BACKLOG_CAP
-    try:
-        cap = int(cap)
-        if cap < 1:
-            raise ValueError
-    except (TypeError, ValueError):
-        logger.warning("lamin: %s must be a positive integer, not %r: using %d", CAP_VARIABLE, cap, DEFAULT_BACKLOG_CAP)
-        cap = DEFAULT_BACKLOG_CAP
-    forward = os.environ.get(FORWARD_INGESTED_VARIABLE)
-    forward_ingested = forward.strip().lower() in _TRUE if forward is not None else bool(options.get("forward_ingested"))
-    return Target(url=url, token=token, headers=headers, backlog_cap=cap, forward_ingested=forward_ingested,
-                  problem="; ".join(problems) or None)
-
 
 # ---- events that came from an OpenLineage producer ---------------------------------------------------------
 
@@ -288,27 +204,3 @@ def _tracked_datasets(s: "Session", run_id: int) -> tuple[list[Any], list[Any]]:
                        storage_root=r.root)
 
     return [ds(r) for r in ins], [ds(r) for r in outs if r.kind not in ("environment", "report")]
-
-
-def set_instance_option(name: str, value: Any) -> None:
-    """Save one forwarding option in the connected instance's settings (None removes it)."""
-    from ..db import engine as db
-
-    if name not in SETTINGS_KEYS:
-        raise ValueError(f"unknown OpenLineage forwarding option {name!r}: use one of {', '.join(SETTINGS_KEYS)}")
-    if name == "url" and value is not None:
-        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-            raise ValueError(f"openlineage_url must be an http(s) URL such as 'http://localhost:5000', not {value!r}")
-    if name == "headers" and value is not None:
-        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            raise ValueError(f"OpenLineage headers must be a dict of strings, e.g. {{'X-Team': 'bio'}}, not {value!r}")
-    if name == "backlog_cap" and value is not None and (not isinstance(value, int) or value < 1):
-        raise ValueError(f"backlog_cap must be a positive integer, not {value!r}")
-    settings = db.settings()
-    options = dict(getattr(settings, "openlineage", None) or {})
-    if value is None:
-        options.pop(name, None)
-    else:
-        options[name] = value
-    settings.openlineage = options
-    settings.save()

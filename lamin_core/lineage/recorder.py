@@ -103,7 +103,7 @@ def needs_orm(events: "Sequence[LineageEvent]", resolved: "list[Resolved]") -> b
     annotations name existing features is asked in the transaction: `feature_names.names_features`). Conservative: an
     event that carries labels or columns, or annotations in `auto` mode, takes the ORM's route."""
     from ..collections.lineage import collection_uid_of
-    from .outbox import target
+    from .forwarding_target import target
 
     for event, (inputs, _) in zip(events, resolved):
         if event.annotate not in ANNOTATE_MODES:

@@ -172,17 +172,9 @@ def track(
 
 def _forwarding() -> bool:
     """Live OpenLineage forwarding is configured (its events are built in the ORM's transaction)."""
-    if not (os.environ.get("LAMIN_OPENLINEAGE_URL") or _settings_forward()):
-        return False
-    from ..lineage.outbox import target
+    from ..lineage.forwarding_target import target
 
     return target() is not None
-
-
-def _settings_forward() -> bool:
-    from ..db import engine as db
-
-    return bool(db.settings().openlineage.get("url"))
 
 
 def _names_features(names: list[str]) -> bool:
