@@ -251,6 +251,7 @@ def bench(args: argparse.Namespace, base: Path) -> None:
     work.mkdir()
     env = clean_env()  # LAMIN_HOME of the throwaway instance included
     from lamin_core.db import engine as db
+    from lamin_core.lineage.background import CHILD_ARGS
 
     db_url = db.settings().db_url
     (work / "plain.py").write_text("import lamin_core as ln\n" + BODY)
@@ -286,8 +287,11 @@ def bench(args: argparse.Namespace, base: Path) -> None:
     variants: dict[str, Callable[[int], Sample]] = {
         "pass": ours([py, "-c", "pass"]),
         "import": ours([py, "-c", "import lamin_core"]),
-        # the floor on PostgreSQL: the driver's import and one connection, whoever uses it
-        **({"driver": ours([py, "-c", f"import psycopg; psycopg.connect({db_url!r}).close()"])} if backend == "postgresql" else {}),
+        # the floors on PostgreSQL: a driver's import and one connection, whoever uses it (libpq: what the
+        # plain-rows paths use, lamin_core/db/libpq.py; psycopg: what they used before, and the ORM uses)
+        **({"driver": ours([py, "-c", f"import psycopg; psycopg.connect({db_url!r}).close()"]),
+            "libpq": ours([py, "-c", f"from lamin_core.db import libpq; libpq.connect({db_url!r}).close()"])}
+           if backend == "postgresql" else {}),
         "plain": ours([py, "plain.py"]),
         "tracked": ours([py, "tracked.py"]),
         "save": save,
@@ -295,7 +299,7 @@ def bench(args: argparse.Namespace, base: Path) -> None:
         "load": lambda i: run([lamin, "load", load_uid, "--into", str(work / f"loaded_{i}")], env, work)[0],
         "flush": engine("flush"),
         "poll": engine("poll"),
-        "child": ours([py, "-m", "lamin_core.lineage.background"]),
+        "child": ours([py, *CHILD_ARGS]),
     }
     if peer is not None:
         variants |= {
@@ -314,6 +318,7 @@ def bench(args: argparse.Namespace, base: Path) -> None:
     show("plain.py (no track)", r["plain"], p("plain"))
     if "driver" in r:
         show("floor: python -c 'import psycopg; connect'", r["driver"], "n/a")
+        show("floor: python -c 'libpq; connect'", r["libpq"], "n/a")
     show("tracked.py (track + finish)", r["tracked"], p("tracked"))
     peer_overhead = diff(r["peer tracked"], r["peer plain"]) if peer is not None else why
     show("track + finish overhead (tracked - plain)", diff(r["tracked"], r["plain"]), peer_overhead, TRACK_GOAL_MS[backend])
@@ -343,7 +348,7 @@ def bench(args: argparse.Namespace, base: Path) -> None:
 
     event = LineageEvent("COMPLETE", datetime.now(timezone.utc), Job("cold_start", "step", kind="function"),
                          RunInfo(uuid.uuid4().hex, "cold_start_bench"))
-    err = run([py, "-X", "importtime", "-m", "lamin_core.lineage.background"], env, work, frame(pickle.dumps([event])))[2]
+    err = run([py, "-X", "importtime", *CHILD_ARGS], env, work, frame(pickle.dumps([event])))[2]
     print("imports of the recording child, recording one event (-X importtime):")
     print("\n".join(import_summary(err, 10)))
 

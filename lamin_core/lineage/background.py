@@ -27,7 +27,7 @@ Protocol on the child's stdin: frames of a 4-byte big-endian length and a pickle
 ever from our own parent process). An empty list asks for a flush: the child answers one byte on stdout
 once every event before it is recorded.
 
-    python -m lamin_core.lineage.background   # started by BackgroundRecorder, not by users
+    python -m lamin_core.lineage.background   # what BackgroundRecorder starts (as `CHILD_ARGS`), not users
 """
 
 from __future__ import annotations
@@ -37,13 +37,15 @@ import os
 import pickle
 import select
 import struct
-import subprocess
 import sys
 import threading
 import weakref
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..db import engine as db
+
+if TYPE_CHECKING:
+    import subprocess
 
 HEADER = struct.Struct(">I")
 MAX_BATCH = 256  # events per transaction: bounds how long one commit holds SQLite's write lock
@@ -53,6 +55,8 @@ MAX_BATCH = 256  # events per transaction: bounds how long one commit holds SQLi
 # is over before its recording starts. Measured on the 50-task Prefect benchmark: +14 % at 50 ms, +4 % at 1 s.
 LINGER_S = 1.0
 PREFIX = "lamin: "
+# `-c`, not `-m`: runpy and importlib.util cost the child's start ~5 ms, and the module runs once, not twice
+CHILD_ARGS = ("-c", "import sys; from lamin_core.lineage.background import main; sys.exit(main())")
 FLUSHED = b"\x01"
 # The child runs at the lowest CPU priority from its first recorded batch on (`_record`): it competes for the
 # cores with the very pipeline it records (Prefect's flow process and its API server filled this 2-core
@@ -135,6 +139,8 @@ class BackgroundRecorder:
             proc.stdin.close()  # EOF: the child records what it has and exits
         except BrokenPipeError:
             pass
+        import subprocess
+
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -158,10 +164,10 @@ class BackgroundRecorder:
         if self._dead:
             return False
         if self._proc is None:
+            import subprocess  # here, not at the top: the child imports this module too
+
             env = dict(self._env if self._env is not None else os.environ)
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "lamin_core.lineage.background"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
-            )
+            self._proc = subprocess.Popen([sys.executable, *CHILD_ARGS], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
             _enlarge_pipe(self._proc.stdin)
         assert self._proc.stdin is not None
         try:

@@ -6,20 +6,19 @@ holds the database's write lock; the upsert inside the transaction only compares
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import log
 from ..storage import hashing
 from ..storage.keys import suffix_of, validate_key
 from ..storage.paths import normalize_root
 from .events import Dataset
 from .storage_rows import find_root as find_storage_root  # the registry's roots, read without SQLAlchemy
 
-logger = logging.getLogger("lamin_core")
 
 # schemes fsspec can read; anything else (postgres://, kafka://, ...) is a dataset that is not a file
 FILE_SCHEMES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "hf", "memory", "http", "https"}
@@ -98,7 +97,7 @@ def _resolve_local(d: Dataset, path_str: str, facets: dict[str, Any]) -> Resolve
             size = st.st_size
             digest, hash_type = hashing.hash_file(path, size), hashing.HASH_TYPE
     except OSError as e:  # unreadable: still registered, by path
-        logger.warning("could not read %s: %s", path, e)
+        log.warning("could not read %s: %s", path, e)
     return ResolvedDataset(storage_root=root, key=key, uri=str(path), kind=d.kind, hash=digest, hash_type=hash_type,
                            size=size, n_files=n_files, suffix=suffix_of(key) if n_files is None else "", facets=facets)
 
@@ -120,6 +119,6 @@ def _resolve_remote(d: Dataset, uri: str, facets: dict[str, Any]) -> ResolvedDat
             pass  # not there (yet): registered by URI
         except Exception as e:
             _unreachable.add(root)
-            logger.warning("could not reach %s (%s): registering it by URI only", root, e)
+            log.warning("could not reach %s (%s): registering it by URI only", root, e)
     return ResolvedDataset(storage_root=root, key=key, uri=uri, kind=d.kind, hash=digest, hash_type=hash_type,
                            size=size, n_files=n_files, suffix=suffix_of(key) if not n_files else "", facets=facets)

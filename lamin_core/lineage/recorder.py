@@ -16,7 +16,6 @@ starts the ORM before its transaction, so the whole unit of work is one transact
 from __future__ import annotations
 
 import hashlib
-import logging
 from datetime import timezone
 from typing import TYPE_CHECKING, Sequence
 
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Recorded", "record", "record_each", "record_many"]
 
-logger = logging.getLogger("lamin_core")
 MAX_ATTEMPTS = 8
 
 
