@@ -6,13 +6,14 @@
 
 Seeds --n artifacts (default 10,000; every column filled as a registry holds them: some descriptions,
 hashes, kinds, runs) in a throwaway instance and times, as warm medians / p90 in ms:
-  - `ln.Artifact.filter()[:rows].to_dataframe()`: the Arrow path (ADBC) on PostgreSQL, the DBAPI path on
-    SQLite (a second SQLite library in the process is unsafe: lamin_core/query/arrow_frames.py);
-  - on PostgreSQL the same frame through the DBAPI path (`via="dbapi"`): the fallback, and how frames were
-    read before;
+  - `ln.Artifact.filter()[:rows].to_dataframe()`: the Arrow path: ADBC on PostgreSQL; on SQLite the rows as
+    SQLite's own JSON text, parsed by Arrow's CSV reader (lamin_core/query/sqlite_frames.py: a second SQLite
+    library in the process is unsafe, lamin_core/query/arrow_frames.py);
+  - the same frame through the DBAPI path (`via="dbapi"`): the fallback, and how frames were read before;
   - the floors, on the very SQL and parameters these paths send: Python's `sqlite3` `fetchall()` (PostgreSQL:
-    psycopg's `fetchall()`) alone, and ADBC query -> Arrow table -> pandas alone (no conversions, no index;
-    on SQLite in a process of its own, where adbc-driver-sqlite is installed).
+    psycopg's `fetchall()`) alone; on SQLite the text path alone (the JSON rows fetched, parsed, to pandas:
+    no conversions, no index); ADBC query -> Arrow table -> pandas alone (on SQLite in a process of its
+    own, where adbc-driver-sqlite is installed).
 LaminDB 2.x (--lamindb-python, or /tmp/ldb/bin/python when it exists): `ln.Artifact.filter().to_dataframe(
 limit=None)` of --n artifacts in a SQLite instance of its own (LAMIN_SETTINGS_DIR in a temporary folder; no
 network), artifacts inserted with Django's bulk_create. The issue's goal: 10,000 rows < 15 ms.
@@ -87,6 +88,28 @@ conn.close()
 """
 
 
+def has_text_path() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("lamin_core.query.sqlite_frames") is not None
+
+
+def text_path_alone(conn: Any, qs: Any, typed: list[tuple[str, Any, Any]]) -> Callable[[], Any]:
+    """SQLite's JSON text of the rows, on the SQL and parameters `to_dataframe()` sends, parsed into Arrow
+    columns and handed to pandas: no datetime or boolean conversion, no index."""
+    from lamin_core.db import engine as db
+    from lamin_core.query import arrow_frames, sqlite_frames
+
+    sql, values = arrow_frames._compile(sqlite_frames.rows_statement(qs, typed), db.engine().dialect)
+    types = sqlite_frames.arrow_types(typed)
+
+    def run() -> Any:
+        data = b"\n".join([r[0] for r in conn.execute(sql, values).fetchall()])
+        return sqlite_frames.parse(data, types).to_pandas(deduplicate_objects=False, use_threads=False)
+
+    return run
+
+
 def floors(qs: Any, repeat: int) -> tuple[dict[str, Callable[[], Any]], dict[str, tuple[float, float]], Callable[[], None]]:
     """The drivers alone, on the SQL and parameters each path of `to_dataframe()` sends: functions to time
     here, figures timed elsewhere, and a closer.
@@ -113,6 +136,8 @@ def floors(qs: Any, repeat: int) -> tuple[dict[str, Callable[[], Any]], dict[str
         sql, values = arrow_frames._compile(rows_stmt, dialect)  # qmark, as SQLAlchemy sends it
         conn: Any = sqlite3.connect(path, check_same_thread=False)
         timed["sqlite3 fetchall() alone"] = lambda: conn.execute(sql, values).fetchall()
+        if has_text_path():
+            timed["SQLite JSON rows -> Arrow (CSV reader) -> pandas alone"] = text_path_alone(conn, qs, typed)
         args = dict(path=path, sql=sql, values=values, rows=len(conn.execute(sql, values).fetchall()), repeat=repeat)
         done = subprocess.run([sys.executable, "-c", ADBC_SQLITE_ALONE, str(Path(__file__).parent), json.dumps(args)],
                               capture_output=True, text=True)
@@ -170,8 +195,7 @@ def bench_backend(backend: str, n: int, rows: list[int], repeat: int) -> list[tu
             measured: dict[str, tuple[float, float]] = {}
             close: Callable[[], None] = lambda: None  # noqa: E731
             if has_paths:
-                if backend == "postgresql":
-                    timed['to_dataframe() through the DBAPI path (via="dbapi")'] = lambda qs=qs: frames.to_dataframe(qs, via="dbapi")
+                timed['to_dataframe() through the DBAPI path (via="dbapi")'] = lambda qs=qs: frames.to_dataframe(qs, via="dbapi")
                 drivers, measured, close = floors(qs, repeat)
                 timed.update(drivers)
             try:
@@ -247,11 +271,11 @@ def main(argv: list[str] | None = None) -> int:
     results = [res for b in backends for res in bench_backend(b, args.n, rows, args.repeat)]
     print(f"\nA query set to a DataFrame, {args.n:,} artifacts seeded (warm median / p90 of {args.repeat} runs, ms)")
     for backend, r, label, med, p90 in results:
-        print(f"  {backend:<10} {r:>6,} rows  {label:<52} {med:8.2f} {p90:8.2f}")
+        print(f"  {backend:<10} {r:>6,} rows  {label:<55} {med:8.2f} {p90:8.2f}")
     if args.lamindb_python:
         peer = bench_peer(args.lamindb_python, args.n, args.repeat)
         med, p90 = peer["all"]
-        print(f"  {'sqlite':<10} {args.n:>6,} rows  {'LaminDB: Artifact.filter().to_dataframe(limit=None)':<52} {med:8.2f} {p90:8.2f}"
+        print(f"  {'sqlite':<10} {args.n:>6,} rows  {'LaminDB: Artifact.filter().to_dataframe(limit=None)':<55} {med:8.2f} {p90:8.2f}"
               f"   ({peer['columns']} columns)")
     else:
         print("  (LaminDB not measured: pass --lamindb-python or set LAMINDB_PYTHON)")

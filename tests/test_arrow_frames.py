@@ -1,8 +1,8 @@
 """to_dataframe() through ADBC (Arrow columns) gives the very frame the DBAPI path gives on PostgreSQL:
 the same columns, dtypes, index and values (NULLs, JSON, booleans, datetimes, include= paths, slices), and
 it reads what the process and other processes committed. Where it can't (inside a write transaction) the
-DBAPI path answers, and it answers all of SQLite: a second SQLite library in the process is unsafe
-(lamin_core/query/arrow_frames.py)."""
+DBAPI path answers. SQLite never loads a second SQLite library (unsafe: lamin_core/query/arrow_frames.py);
+its own path is tests/test_sqlite_frames.py's."""
 
 from __future__ import annotations
 
@@ -22,15 +22,20 @@ from lamin_core.query.frames import to_dataframe
 
 
 def assert_same(qs, include=None) -> pd.DataFrame:
-    """Both paths, column by column and dtype by dtype; object cells compared by type and repr (5 vs 5.0,
-    None vs NaN). On SQLite the Arrow path refuses, and the default path is the DBAPI path's frame."""
+    """Both paths, column by column and dtype by dtype. On SQLite the default path: SQLite's text of the rows
+    parsed by Arrow (tests/test_sqlite_frames.py), or the rows where it refuses."""
     rows = to_dataframe(qs, include=include, via="dbapi")
     if db.engine().dialect.name == "sqlite":
-        with pytest.raises(arrow_frames.Unsupported, match="no Arrow path for sqlite"):
-            to_dataframe(qs, include=include, via="arrow")
         fast = to_dataframe(qs, include=include)
     else:
         fast = to_dataframe(qs, include=include, via="arrow")
+    assert_identical(fast, rows)
+    return fast
+
+
+def assert_identical(fast: pd.DataFrame, rows: pd.DataFrame) -> None:
+    """The same columns, dtypes, index and values; object cells compared by type and repr (5 vs 5.0, None
+    vs NaN)."""
     assert list(fast.columns) == list(rows.columns)
     assert fast.index.name == rows.index.name and fast.index.dtype == rows.index.dtype
     assert fast.index.tolist() == rows.index.tolist()
@@ -41,7 +46,6 @@ def assert_same(qs, include=None) -> pd.DataFrame:
             assert str(a.dt.tz) == str(b.dt.tz) == "UTC" and type(a.dt.tz) is type(b.dt.tz)
         pd.testing.assert_series_equal(a, b, check_exact=True)
         assert [(type(v), repr(v)) for v in a.tolist()] == [(type(v), repr(v)) for v in b.tolist()], name
-    return fast
 
 
 @pytest.fixture

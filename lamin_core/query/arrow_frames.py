@@ -9,7 +9,7 @@ Not SQLite: `adbc-driver-sqlite` carries a SQLite library of its own, and two co
 process on one database break each other's POSIX locks and WAL index (https://www.sqlite.org/howtocorrupt.html,
 2.2.1): next to the engine's `sqlite3` connections it crashes the process with SIGBUS within seconds
 (connections of both opening and closing while one writes) and may corrupt the database. SQLite frames
-take the DBAPI path.
+come as SQLite's own JSON text of the rows, parsed by Arrow (sqlite_frames.py), or as DBAPI rows.
 
 The frame must be the DBAPI path's (frames.py), dtype for dtype and value for value. So this returns the
 *raw* frame: per column what `DataFrame.from_records` makes of psycopg's values (JSON decoded, NULL in an
@@ -76,7 +76,7 @@ def read_raw(qs: Any, typed: Sequence[tuple[str, Any, Any]]) -> "pd.DataFrame":
         table = _execute(_cursor(url), sql, params)
     finally:
         _lock.release()
-    return _raw_frame(table, names, [isinstance(t, JSON) for _, _, t in typed])
+    return raw_frame(table, names, [isinstance(t, JSON) for _, _, t in typed])
 
 
 def _compile(stmt: Any, dialect: Any) -> tuple[str, list[Any]]:
@@ -222,7 +222,9 @@ db.CONFIGURE_HOOKS.append(_close_locked)
 os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
 
 
-def _raw_frame(table: "pa.Table", names: list[str], json_text: list[bool]) -> "pd.DataFrame":
+def raw_frame(table: "pa.Table", names: list[str], json_text: list[bool]) -> "pd.DataFrame":
+    """What `DataFrame.from_records` makes of the rows of `table`, columns decoded as JSON where `json_text`
+    says (SQLite's text path, sqlite_frames.py, leaves that to frames.py as its row path does)."""
     import pandas as pd
     import pyarrow as pa
 

@@ -1,13 +1,15 @@
 """Query sets as pandas DataFrames, read as Arrow columns where possible, else as plain DBAPI rows.
 
-On PostgreSQL the fast path (`arrow_frames.py`) runs the statement on an ADBC driver and gets columns,
-not rows. The DBAPI path is what remains when it can't give an identical frame (inside a write
-transaction, an unknown type, no driver) and all of SQLite (arrow_frames.py says why): SQLAlchemy still
-compiles the statement and binds its parameters, but the result columns are coerced to a type without
-result processing and the rows are read straight from the DBAPI cursor: per-value Python conversion
-(datetimes, booleans, Row objects) is what made 10,000 rows cost 100 ms. Both paths produce the same raw
-frame; the conversions that remain are done per column, vectorised, by pandas. Datetimes come out as UTC
-on both backends.
+The fast path gets columns, not rows: on PostgreSQL the statement runs on an ADBC driver (`arrow_frames.py`);
+on SQLite, where a second SQLite library is unsafe (arrow_frames.py says why), the engine's own connection
+runs it with each row as SQLite's JSON text, which Arrow's CSV reader parses into typed columns
+(`sqlite_frames.py`). The DBAPI path is what remains when a fast path can't give an identical frame (inside
+a write transaction on PostgreSQL, an unknown type, a value of another storage class on SQLite, no driver):
+SQLAlchemy still compiles the statement and binds its parameters, but the result columns are coerced to a
+type without result processing and the rows are read straight from the DBAPI cursor: per-value Python
+conversion (datetimes, booleans, Row objects) is what made 10,000 rows cost 100 ms. All paths produce the
+same raw frame; the conversions that remain are done per column, vectorised, by pandas. Datetimes come out
+as UTC on both backends.
 """
 
 from __future__ import annotations
@@ -28,13 +30,17 @@ if TYPE_CHECKING:
 # long or internal columns that make a table unreadable
 HIDDEN = {"source_code", "facets"}
 SORT_MEMORY = "64MB"  # PostgreSQL work_mem for dataframe queries (a DBAPI read: its transaction only)
+# a SQLite slice of at most this many rows is read row by row: below about 1,000 rows the text path's fixed
+# cost (a bigger statement to compile, the CSV reader's setup: about 1 ms) outweighs what it saves
+SQLITE_FEW_ROWS = 500
 log = logging.getLogger(__name__)
 
 
 def to_dataframe(qs: "QuerySet", include: Any = None, *, via: Literal["auto", "arrow", "dbapi"] = "auto") -> Any:
     """One row per record, indexed by id; `include` adds fields of related records (`"run__transform__key"`).
 
-    `via` picks the reading path, for tests and benchmarks: "arrow" fails where the fast path can't be taken.
+    `via` picks the reading path, for tests and benchmarks: "arrow" (the backend's fast path: ADBC, or SQLite's
+    JSON text) fails where it can't be taken.
     """
     model = qs.model
     include, with_features = _split_features(include)
@@ -57,18 +63,32 @@ def to_dataframe(qs: "QuerySet", include: Any = None, *, via: Literal["auto", "a
 def _read(qs: "QuerySet", typed: Sequence[tuple[str, Any, Any]], via: str) -> tuple[Any, str]:
     """The raw frame (what `DataFrame.from_records` makes of the DBAPI's rows) and the dialect's name."""
     with db.read() as s:  # pending writes land first; no transaction of this thread stays open
-        if via != "dbapi":
-            from .arrow_frames import Unsupported, read_raw
-
+        dialect = db.engine().dialect.name
+        few = dialect == "sqlite" and qs._limit is not None and qs._limit <= SQLITE_FEW_ROWS
+        if via == "arrow" or (via == "auto" and not few):
             try:
-                return read_raw(qs, typed), db.engine().dialect.name
+                return _read_columns(s, qs, typed, dialect), dialect
             except Exception as e:
                 if via == "arrow":
                     raise
+                from .arrow_frames import Unsupported
+
                 # whatever went wrong there (a driver, a type), the rows path reads the same frame, or
                 # raises the error that belongs to the query itself
                 log.debug("frame read row by row: %s", e, exc_info=not isinstance(e, Unsupported))
         return _read_rows(s, qs, typed)
+
+
+def _read_columns(s: Any, qs: "QuerySet", typed: Sequence[tuple[str, Any, Any]], dialect: str) -> Any:
+    """The raw frame from Arrow columns: SQLite's own JSON text of the rows, parsed by Arrow, on the session's
+    connection (sqlite_frames.py); elsewhere an ADBC driver's (arrow_frames.py)."""
+    if dialect == "sqlite":
+        from .sqlite_frames import read_raw as read_sqlite
+
+        return read_sqlite(s.connection(), qs, typed)
+    from .arrow_frames import read_raw
+
+    return read_raw(qs, typed)
 
 
 def _read_rows(s: Any, qs: "QuerySet", typed: Sequence[tuple[str, Any, Any]]) -> tuple[Any, str]:
