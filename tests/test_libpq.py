@@ -14,7 +14,12 @@ import pytest
 import lamin_core as ln
 from lamin_core.db import dbapi, libpq
 
-pytestmark = pytest.mark.skipif(libpq.load() is None, reason="no libpq library on this machine")
+
+
+def test_libpq_is_found_here():
+    # the system's libpq.so.5, or psycopg-binary's own copy: wherever the tests run there is one, and a
+    # missing one must fail here rather than quietly leave these paths on psycopg
+    assert libpq.load() is not None
 
 
 def both(url: str) -> tuple[libpq.Connection, psycopg.Connection]:
@@ -161,3 +166,16 @@ def test_a_tracked_script_on_postgresql_imports_neither_sqlalchemy_nor_psycopg(p
     assert psycopg_loaded == str(driver == "psycopg")
     run = ln.Run.get(uid=uid)
     assert run.status == "completed" and run.transform.key == "tracked.py" and run.environment is not None
+
+
+def test_psycopg_binarys_own_libpq_serves_where_the_system_has_none(pg_instance):
+    code = textwrap.dedent(f"""
+        from lamin_core.db import libpq
+        libpq._LIBRARY_NAMES = ()  # as on a machine without the system's libpq
+        conn = libpq.connect({pg_instance.db_url!r})
+        print(conn.cursor().execute("SELECT %(x)s::int + 1", {{"x": 41}}).fetchone()[0], libpq.load()._name)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    answer, library = result.stdout.split()
+    assert answer == "42" and "psycopg_binary.libs" in library
