@@ -7,25 +7,19 @@ database's write lock, so that concurrent savers agree.
 
 from __future__ import annotations
 
-import logging
 import os
-import shutil
-import tempfile
-import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from .. import ids
+from .. import ids, log
 from ..storage import hashing
 from ..storage.keys import suffix_of, validate_key
 from ..storage.paths import is_local, strip_file_scheme
 from ..storage.registry import find_storage_root, remote_root_of
-from ..storage.remote import describe_remote
 
 if TYPE_CHECKING:
     from ..models import Artifact
 
-logger = logging.getLogger("lamin_core")
 DEFER_HASH_FROM = 64 * 1024 * 1024
 ARTIFACT_KINDS = (None, "dataset", "model", "log", "benchmark", "report", "environment", "plan", "source")
 
@@ -49,39 +43,64 @@ def init_artifact(
     if _fields is not None:  # the recording path builds rows it has already resolved
         SQLRecord.__init__(artifact, **_fields)
         return
+    values = path_values(
+        path, key=key, description=description, kind=kind, version=version, otype=otype,
+        inherited_key=revises.key if revises is not None else None,
+    )
+    state = {name: values.pop(name) for name in list(values) if name.startswith("_")}
+    SQLRecord.__init__(artifact, **values)
+    artifact.uid = ids.versioned_uid(16)
+    artifact.__dict__.update(state)  # _storage_root, _source (and _placed_key): what save() needs to know
+    if run is not None:
+        artifact.run = run
+    artifact._revises = revises
+    artifact._owned_source = _owned
+
+
+def path_values(
+    path: Any,
+    *,
+    key: str | None = None,
+    description: str | None = None,
+    kind: str | None = None,
+    version: str | None = None,
+    otype: str | None = None,
+    inherited_key: str | None = None,
+    find_root: Callable[[str], str | None] = find_storage_root,
+) -> dict[str, Any]:
+    """What a new artifact of a file, folder or URI is, as plain values (no ORM): its columns (hash, size,
+    suffix, n_files, key, managed, ...) and the state `save()` needs: `_storage_root` (None: the instance's
+    default storage), `_source` (a local path to copy in; None when registered in place) and, for data
+    registered in place, `_placed_key` (its data lies there: save() refuses another key).
+
+    `Artifact(path, ...)` and `lamin save FILE` (plain.py, which passes a `find_root` that reads the
+    registered storage locations without the ORM) both describe paths with this.
+    """
     if path is None:
         raise ValueError("Artifact() needs a path, a folder or a URI; for in-memory objects use Artifact.from_dataframe()")
     if kind not in ARTIFACT_KINDS:
         raise ValueError(f"kind must be one of {', '.join(str(k) for k in ARTIFACT_KINDS)}, not {kind!r}")
     if key is not None:
         validate_key(key)
-    if revises is not None and key is None:
-        key = revises.key
+    if key is None:
+        key = inherited_key  # `revises`: the key of the artifact revised
     source = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
-    fields: dict[str, Any] = dict(description=description, kind=kind, version=version, otype=otype)
+    values: dict[str, Any] = dict(description=description, kind=kind, version=version, otype=otype)
     if is_local(source):
-        fields.update(_local_fields(strip_file_scheme(source), key))
+        values.update(_local_fields(strip_file_scheme(source), key, find_root))
     else:
-        fields.update(_remote_fields(source, key))
-    storage_root, local_source = fields.pop("_storage_root"), fields.pop("_source")
-    SQLRecord.__init__(artifact, **fields)
-    artifact.uid = ids.versioned_uid(16)
-    artifact._storage_root = storage_root  # None: the instance's default storage
-    artifact._source = local_source  # a local path save() copies in; None when registered in place
-    if run is not None:
-        artifact.run = run
-    artifact._revises = revises
-    artifact._owned_source = _owned
-    if not artifact.managed:
-        artifact._placed_key = artifact.key  # its data lies there: save() refuses another key
+        values.update(_remote_fields(source, key, find_root))
+    if not values["managed"]:
+        values["_placed_key"] = values["key"]
+    return values
 
 
-def _local_fields(source: str, key: str | None) -> dict[str, Any]:
+def _local_fields(source: str, key: str | None, find_root: Callable[[str], str | None]) -> dict[str, Any]:
     path = Path(source).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"no file or folder at {path}")
     path = path.resolve()
-    root = find_storage_root(str(path))
+    root = find_root(str(path))
     if path.is_dir():
         digest, size, n_files = hashing.hash_dir(path)
         hash_type, suffix = hashing.DIR_HASH_TYPE, ""
@@ -96,15 +115,17 @@ def _local_fields(source: str, key: str | None) -> dict[str, Any]:
     if root is not None:  # inside a registered storage location: register in place, never copy
         rel = path.relative_to(root).as_posix()
         if key is not None and key != rel:
-            logger.warning("%s lies in the storage location %s: registered in place with key %r, not %r", path, root, rel, key)
+            log.warning("%s lies in the storage location %s: registered in place with key %r, not %r", path, root, rel, key)
         fields.update(key=rel, managed=False, _storage_root=root, _source=None)
     else:
         fields.update(key=key, managed=True, _storage_root=None, _source=str(path))
     return fields
 
 
-def _remote_fields(uri: str, key: str | None) -> dict[str, Any]:
-    root = find_storage_root(uri) or remote_root_of(uri)
+def _remote_fields(uri: str, key: str | None, find_root: Callable[[str], str | None]) -> dict[str, Any]:
+    from ..storage.remote import describe_remote
+
+    root = find_root(uri) or remote_root_of(uri)
     rel = uri[len(root) :].strip("/")
     info = describe_remote(uri)
     return dict(
@@ -191,6 +212,9 @@ def from_anndata(
             raise ValidationError(f"schema= takes an ln.Schema, not {schema!r}")
         validation = validate_anndata(adata, schema)
     if fmt == "zarr":
+        import shutil
+        import weakref
+
         path = _scratch_file(".zarr")
         os.remove(path)  # a folder goes where the placeholder file was
         adata.write_zarr(path)
@@ -209,6 +233,8 @@ def from_anndata(
 
 
 def _scratch_file(suffix: str) -> str:
+    import tempfile
+
     from ..db import engine as db
     from ..setup.settings import cache_dir
     from ..storage.managed import staging_prefix

@@ -16,36 +16,36 @@ The instance sweeps by itself at most once a day, in the background, when a proc
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
+from .. import log
 from ..storage.managed import MANAGED_DIR, STAGING_DIR, parse_writer, uid_of_managed_name
 from ..storage.paths import filesystem, is_local, join
 
-logger = logging.getLogger("lamin_core")
 GRACE_SECONDS = 3600.0  # uid-named objects and uploads younger than this are left alone
 STAGING_MAX_AGE = 24 * 3600.0  # staging of a writer on another host: only its age tells it is abandoned
 SWEEP_EVERY = 24 * 3600.0
 
 
-@dataclass
-class Garbage:
+class Garbage(NamedTuple):
     path: str
     size: int
     reason: str
 
 
-@dataclass
 class GcReport:
-    found: list[Garbage] = field(default_factory=list)
-    removed: int = 0
-    bytes_removed: int = 0
-    kept_live: int = 0  # staging folders of saves in progress
+    """What a sweep found and removed. (Plain classes, not dataclasses: every save imports this module for
+    `maybe_sweep`, and `lamin save FILE` should not pay for importing `dataclasses`.)"""
+
+    def __init__(self) -> None:
+        self.found: list[Garbage] = []
+        self.removed = 0
+        self.bytes_removed = 0
+        self.kept_live = 0  # staging folders of saves in progress
 
     def summary(self, dry_run: bool) -> str:
         total = sum(g.size for g in self.found)
@@ -206,7 +206,7 @@ def _remove(path: str) -> bool:
     except FileNotFoundError:
         return False
     except Exception as e:  # one stubborn leftover must not stop the sweep
-        logger.warning("could not remove %s: %s", path, e)
+        log.warning("could not remove %s: %s", path, e)
         return False
 
 
@@ -231,6 +231,9 @@ def maybe_sweep() -> None:
 
 
 def _sweep_quietly() -> None:
+    import logging
+
+    logger = logging.getLogger(log.NAME)
     try:
         report = collect()
         if report.found:

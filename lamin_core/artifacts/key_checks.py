@@ -12,16 +12,14 @@ Renaming a managed artifact changes only its record: the stored object is named 
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Iterable
 
+from .. import log
 from ..errors import InvalidKeyError
 from ..storage.keys import validate_key
 
 if TYPE_CHECKING:
     from ..models import Artifact
-
-logger = logging.getLogger("lamin_core")
 
 
 def check_keys(artifacts: Iterable["Artifact"]) -> None:
@@ -74,7 +72,7 @@ def drop_refused_key(artifact: "Artifact") -> None:
     try:
         check_stored_key(artifact)
     except InvalidKeyError as e:
-        logger.warning("the key change of artifact %s was not saved: %s", artifact.uid, e)
+        log.warning("the key change of artifact %s was not saved: %s", artifact.uid, e)
 
 
 def _in_place_message(new_key: object, old_key: object) -> str:

@@ -32,7 +32,8 @@ def text_artifact_id(
     inserts the row commits or rolls back with the caller's work.
     """
     from ..db import engine as db
-    from ..db.dbapi import record_defaults
+
+    from .batch import artifact_row
 
     data = text.encode()
     digest = hash_bytes(data)
@@ -49,13 +50,10 @@ def text_artifact_id(
     else:
         with filesystem(dest).open(dest, "wb") as f:
             f.write(data)
-    values = {
-        **record_defaults(rows), "uid": uid, "key": key, "description": description, "storage_id": storage_id,
-        "suffix": suffix, "size": len(data), "hash": digest, "hash_type": HASH_TYPE, "n_files": None, "otype": None,
-        "kind": kind, "version": None, "is_latest": True, "managed": True, "facets": None, "run_id": None,
-        "schema_id": None,
-    }
-    values["updated_at"] = values["created_at"]
+    values = artifact_row(rows, {
+        "uid": uid, "key": key, "description": description, "storage_id": storage_id, "suffix": suffix,
+        "size": len(data), "hash": digest, "hash_type": HASH_TYPE, "kind": kind,
+    })
     return rows.insert("artifacts", values)
 
 

@@ -73,27 +73,37 @@ def _save_transform(p: Path, key: str | None, description: str | None) -> int:
 
 
 def _save_plan(p: Path, key: str | None, description: str | None) -> int:
-    from ..models import Artifact
+    # plain rows (artifacts/plain.py): the same rules and row as `ln.Artifact(p, ...).save()`, without SQLAlchemy
+    from ..artifacts.plain import save_local
     from ..tracking.track import plan_key
 
     if not p.is_file():
         raise ValueError(f"a plan is one file, and {p} is a folder")
-    artifact = Artifact(p, key=key or plan_key(p), kind="plan", description=description or "plan").save()
-    print(f"→ saved plan {artifact.key!r} as artifact {artifact.uid}{_on_branch()}")
+    artifact = save_local(p, key=key or plan_key(p), kind="plan", description=description or "plan")
+    print(f"→ saved plan {artifact.key!r} as artifact {artifact.uid}{_on_branch()}{_state(artifact)}")
     return 0
 
 
 def _save_data(p: Path, key: str | None, description: str | None) -> int:
-    from ..models import Artifact
+    from ..artifacts.plain import save_local
 
     if key is None:
         raise ValueError(
             f"{p.name} is not a script, notebook or plan: pass --key KEY to save it as an artifact"
             f" (its path in storage, e.g. --key data/{p.name}), or --kind plan for a plan"
         )
-    artifact = Artifact(p, key=key, description=description).save()
-    print(f"→ saved artifact {artifact.key!r} as {artifact.uid}{_on_branch()}")
+    artifact = save_local(p, key=key, description=description)
+    print(f"→ saved artifact {artifact.key!r} as {artifact.uid}{_on_branch()}{_state(artifact)}")
     return 0
+
+
+def _state(artifact: Any) -> str:
+    """What the save did, as the transform path says it: nothing (the content is stored), a version, new."""
+    from ..artifacts.batch import StoredArtifact
+
+    if isinstance(artifact, StoredArtifact):
+        return " (unchanged: this content is saved already)"
+    return " (new version)" if not artifact.uid.endswith("0000") else " (new)"
 
 
 def _on_branch() -> str:

@@ -17,10 +17,11 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .. import ids
+from ..artifacts.versions import VersionCounter
 from ..db import dbapi
 from .datasets import ResolvedDataset
 from .runs import expire_if_loaded
-from .storage_rows import RowsVersionCounter, storage_id
+from .storage_rows import storage_id
 
 if TYPE_CHECKING:
     from ..db.dbapi import Rows
@@ -48,7 +49,7 @@ class ArtifactBook:
         self.by_hash: dict[str, ArtifactRow] = {}
         self.latest_at: dict[tuple[int, str], ArtifactRow] = {}
         self.planned: list[ArtifactRow] = []
-        self.versions = RowsVersionCounter(rows)  # versioning's rules live in artifacts/versions.py
+        self.versions = VersionCounter(rows)  # versioning's rules live in artifacts/versions.py
         self.storage_ids = {rd.storage_root: storage_id(rows, rd.storage_root) for rd in datasets}
         self._load(datasets)
 

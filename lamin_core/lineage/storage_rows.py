@@ -1,25 +1,21 @@
-"""What the recording path needs to know about storage locations and versions, on plain rows (`db.dbapi`).
+"""What the recording path needs to know about storage locations, on plain rows (`db.dbapi`).
 
 The recording process of the engine adapters must be able to record without importing SQLAlchemy (its first
 event is recorded ~100 ms after it starts, where the import alone costs more). These are the storage-side
 reads the recording path makes, written against `Rows` so that they run the same in a lean process and in
 the ORM's transaction:
 
-- `storage_id(rows, root)`: a location's Storage id, its row inserted when new (as `artifacts.save`'s
-  `storage_id_for` does in the ORM), cached per process once committed;
+- `storage_id(rows, root)`: a location's Storage id, its row inserted when new (every save's, too:
+  artifacts/batch.py), cached per process once committed;
 - `find_root(path)`: the registered location a dataset belongs to (`storage.registry.find_storage_root`,
   whose roots are read through the ORM: the same cache and matching, read through `dbapi.read()`);
-- `RowsVersionCounter`: `artifacts.versions.VersionCounter` with its two reads on plain rows; the rule
-  (which uid the next version gets) stays there.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
-from .. import ids
-from ..artifacts.versions import VersionCounter
 from ..db import dbapi
 from ..db import engine as db
 from ..storage import registry
@@ -72,30 +68,3 @@ def find_root(path_or_uri: str) -> str | None:
         root = registry._match(path_or_uri, registered_roots(refresh=True))
     return root
 
-
-class RowsVersionCounter(VersionCounter):
-    """`VersionCounter` reading on plain rows: the highest stored uid of each family, then its rule."""
-
-    def __init__(self, rows: "Rows") -> None:
-        super().__init__(None)  # type: ignore[arg-type]  # its session is never used: both reads are here
-        self.rows = rows
-
-    def preload(self, stems: Iterable[str]) -> None:
-        from ..db.lookups import union_rows
-
-        wanted = sorted(set(stems) - set(self.newest))
-        if not wanted:
-            return
-        # a range on the unique uid index, where LIKE 'stem%' is not index-friendly on every backend
-        ranges = [{"lo": stem + ids.encode(0, 4), "hi": stem + ids.encode(62**4 - 1, 4)} for stem in wanted]
-        for (uid,) in union_rows(self.rows, "artifact_versions", "SELECT max(uid) AS uid FROM artifacts",
-                                 [("uid >= :lo AND uid <= :hi", ranges)]):
-            if uid is not None:
-                self.newest[uid[:-4]] = uid
-
-    def next_after(self, previous_uid: str) -> str:
-        stem = previous_uid[:-4]
-        if not self.newest.get(stem):
-            self.preload([stem])
-            self.newest.setdefault(stem, previous_uid)  # no stored version: the rule counts on from this one
-        return super().next_after(previous_uid)
