@@ -175,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--debug"]:
         debug, argv = True, argv[1:]
     wants_help = not argv or argv[0] in ("-h", "--help")
-    parser = build_parser(with_plugins=wants_help)
-    builtin = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    parser = build_parser(with_plugins=wants_help)  # plugins' commands only for the help text (they load their packages)
+    builtin = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]  # help: not consulted
     try:
         if argv and not argv[0].startswith("-") and argv[0] not in builtin:
             command = _plugin(argv[0])

@@ -6,9 +6,9 @@ analysed) tables factored out a shared column and scanned, or picked the trigram
 recorder slowed down as the tables grew.
 
 Why SQL text: a Core union of N selects is built, fingerprinted and (by psycopg) re-parsed at every
-execution, about 0.1 ms per branch. The text is made once per (query, N, dialect); its result columns
-are typed from the tables, so JSON and datetimes come back as from any Core query. Values are always
-bound parameters.
+execution, about 0.1 ms per branch. The text is made once per (query, N, dialect), on plain rows
+(`db.dbapi`), so the recording path and saves use it with or without SQLAlchemy. Values are always bound
+parameters.
 """
 
 from __future__ import annotations
@@ -16,40 +16,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from .dbapi import Rows
 
 MAX_BRANCHES = 100  # per statement: keeps parameter counts far below SQLite's limit
 
-_statements: dict[tuple[str, tuple, str], Any] = {}
-
-
 Lookup = tuple[str, Sequence[dict[str, Any]]]  # a WHERE template and the keys to look up with it
 
 
-def union_lookup(s: "Session", name: str, select_sql: str, lookups: Sequence[Lookup], columns: Sequence[Any]) -> list[Any]:
-    """Rows of `select_sql WHERE <template>` for every key of every lookup, in as few statements as fit.
-
-    A template names its parameters `:name`; each branch gets them suffixed with its own number.
-    `columns`: SQLAlchemy columns typing the result, in the order `select_sql` selects them.
-    `name` identifies the query in the statement cache.
-    """
-    branches = [(where, key) for where, keys in lookups for key in keys]
-    rows: list[Any] = []
-    for start in range(0, len(branches), MAX_BRANCHES):
-        chunk = branches[start : start + MAX_BRANCHES]
-        shape = tuple((where, tuple(key)) for where, key in chunk)
-        stmt = _statement(s, name, select_sql, shape, columns)
-        params = {f"{k}_{i}": v for i, (_, key) in enumerate(chunk) for k, v in key.items()}
-        rows.extend(s.execute(stmt, params))
-    return rows
-
-
 def union_rows(rows: "Rows", name: str, select_sql: str, lookups: Sequence[Lookup]) -> list[tuple]:
-    """`union_lookup` on plain rows (`db.dbapi`): the same statements, for the paths that run without
-    SQLAlchemy. Values come back as the driver returns them (on SQLite: JSON and datetimes as text,
-    booleans as 0/1): the caller converts the columns it reads."""
+    """Rows of `select_sql WHERE <template>` for every key of every lookup, in as few statements as fit, on
+    plain rows (`db.dbapi`: in the ORM's transaction or without SQLAlchemy alike).
+
+    A template names its parameters `:name`; each branch gets them suffixed with its own number. `name`
+    identifies the query in the statement cache. Values come back as the driver returns them (on SQLite:
+    JSON and datetimes as text, booleans as 0/1): the caller converts the columns it reads."""
     branches = [(where, key) for where, keys in lookups for key in keys]
     out: list[tuple] = []
     for start in range(0, len(branches), MAX_BRANCHES):
@@ -77,21 +57,3 @@ def _union_sql(select_sql: str, shape: tuple) -> str:
         return f"{select_sql} WHERE {where}"
 
     return " UNION ALL ".join(branch(i, where, names) for i, (where, names) in enumerate(shape))
-
-
-def _statement(s: "Session", name: str, select_sql: str, shape: tuple, columns: Sequence[Any]) -> Any:
-    cache_key = (name, shape, s.get_bind().dialect.name)
-    stmt = _statements.get(cache_key)
-    if stmt is None:
-        from sqlalchemy import text
-
-        sql = _union_sql(select_sql, shape)
-        if len(_statements) > 1000:  # shapes are few in practice; never let the cache grow without bound
-            _statements.clear()
-        stmt = _statements.setdefault(cache_key, text(sql).columns(*columns))
-    return stmt
-
-
-def true_literal(s: "Session") -> str:
-    """How a boolean column is compared to true so that partial indexes (`WHERE is_latest`) apply."""
-    return "TRUE" if s.get_bind().dialect.name == "postgresql" else "1"

@@ -49,11 +49,3 @@ def lock_names(s: "Session", names: "Iterable[str]") -> None:
     from .dbapi import rows_of
 
     rows_of(s).lock(names)
-
-
-def newest_uid_of_stem(s: "Session", uid_column: Any, stem: str) -> str | None:
-    """The highest version uid with this stem: the next version counts on from it, not from the latest
-    (a permanently deleted latest, or a revert to old content, leaves higher suffixes behind)."""
-    from sqlalchemy import func, select
-
-    return s.execute(select(func.max(uid_column)).where(uid_column.startswith(stem, autoescape=True))).scalar()

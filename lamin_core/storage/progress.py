@@ -11,7 +11,6 @@ within a chunk's time; the callers' cleanup (see artifacts/save.py) then leaves 
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import threading
@@ -23,7 +22,7 @@ MIN_COUNT = 200
 DEFAULT_VERBOSITY = 2
 _state = {"verbosity": DEFAULT_VERBOSITY}
 _live = threading.Lock()
-_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
+_LEVELS = {0: 40, 1: 30, 2: 20, 3: 10}  # logging's ERROR, WARNING, INFO, DEBUG: imported only when set
 
 
 def get_verbosity() -> int:
@@ -33,6 +32,8 @@ def get_verbosity() -> int:
 def set_verbosity(level: int) -> None:
     if level not in _LEVELS:
         raise ValueError(f"verbosity is 0 (silent), 1 (warnings), 2 (info) or 3 (debug), not {level!r}")
+    import logging
+
     _state["verbosity"] = level
     logging.getLogger("lamin_core").setLevel(_LEVELS[level])
 
