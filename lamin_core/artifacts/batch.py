@@ -136,9 +136,12 @@ def save_batch(rows: "Rows", artifacts: list[Any], written: list[str], run_id: i
             results.append(a)
     default_root = db.settings().storage_root
     roots: dict[int, str] = {}
+    ids_of: dict[str, int] = {}  # storage_id() caches only once committed: once per root and batch here
     for a in new:
         root = getattr(a, "_storage_root", None) or default_root
-        a.storage_id = storage_id(rows, root)
+        if root not in ids_of:
+            ids_of[root] = storage_id(rows, root)
+        a.storage_id = ids_of[root]
         roots[a.storage_id] = root
         if a.run_id is None:
             a.run_id = a.run.id if a.__dict__.get("run") is not None else run_id
