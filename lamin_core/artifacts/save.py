@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from sqlalchemy import select
 
-from .. import ids
 from ..db import engine as db
-from ..storage.paths import is_local, join
+from ..storage.paths import join
 from ..storage.registry import forget_roots
 from .storing import managed_key, remove_quietly
 
@@ -31,26 +30,23 @@ if TYPE_CHECKING:
 
 
 def get_or_create_storage(s: "Session", root: str) -> "Storage":
-    """The Storage row for `root`, inserted if new (safe when another process inserts it concurrently)."""
-    import socket
-
+    """The Storage row for `root`, inserted if new by the one rule on plain rows (`storage_rows.storage_id`),
+    in a savepoint: when another process inserts it at the same moment, its row is found instead (`lamin init`,
+    `ln.settings.storage` run outside any retry)."""
     from sqlalchemy.exc import IntegrityError
 
+    from ..db.dbapi import rows_of
+    from ..lineage.storage_rows import storage_id
     from ..models import Storage
-    from ..setup.instance import storage_type
 
-    storage = s.execute(select(Storage).where(Storage.root == root)).scalar_one_or_none()
-    if storage is not None:
-        return storage
-    storage = Storage(
-        root=root, type=storage_type(root), host=socket.gethostname() if is_local(root) else None, uid=ids.base62(12)
-    )
     try:
         with s.begin_nested():
-            s.add(storage)
+            found = storage_id(rows_of(s), root)
     except IntegrityError:
-        storage = s.execute(select(Storage).where(Storage.root == root)).scalar_one()
-    forget_roots()
+        found = s.execute(select(Storage.id).where(Storage.root == root)).scalar_one()
+        forget_roots()  # (storage_id forgets them when it inserts)
+    storage = s.get(Storage, found)
+    assert storage is not None
     return storage
 
 

@@ -61,8 +61,8 @@ def _storage_id(rows: "Rows", root: str) -> int:
     found = rows.scalar("SELECT id FROM storages WHERE root = :root", {"root": root})
     if found is not None:
         return int(found)
-    # the instance's root has a row from `lamin init` on; one moved there since gets it here, as the ORM's
-    # get_or_create_storage would (a concurrent writer's row wins the race; a retry finds it)
+    # the one insert of a storage row (`storage_rows.storage_id` and the ORM's `get_or_create_storage` call
+    # it): a concurrent writer's row wins the race, and a retry (or the ORM's savepoint) finds it
     import socket
 
     from ..db.dbapi import record_defaults
