@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from .. import ids, log
 from ..storage import hashing
@@ -66,15 +66,13 @@ def path_values(
     version: str | None = None,
     otype: str | None = None,
     inherited_key: str | None = None,
-    find_root: Callable[[str], str | None] = find_storage_root,
 ) -> dict[str, Any]:
     """What a new artifact of a file, folder or URI is, as plain values (no ORM): its columns (hash, size,
     suffix, n_files, key, managed, ...) and the state `save()` needs: `_storage_root` (None: the instance's
     default storage), `_source` (a local path to copy in; None when registered in place) and, for data
     registered in place, `_placed_key` (its data lies there: save() refuses another key).
 
-    `Artifact(path, ...)` and `lamin save FILE` (plain.py, which passes a `find_root` that reads the
-    registered storage locations without the ORM) both describe paths with this.
+    `Artifact(path, ...)` and `lamin save FILE` (plain.py, without the ORM) both describe paths with this.
     """
     if path is None:
         raise ValueError("Artifact() needs a path, a folder or a URI; for in-memory objects use Artifact.from_dataframe()")
@@ -87,20 +85,20 @@ def path_values(
     source = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
     values: dict[str, Any] = dict(description=description, kind=kind, version=version, otype=otype)
     if is_local(source):
-        values.update(_local_fields(strip_file_scheme(source), key, find_root))
+        values.update(_local_fields(strip_file_scheme(source), key))
     else:
-        values.update(_remote_fields(source, key, find_root))
+        values.update(_remote_fields(source, key))
     if not values["managed"]:
         values["_placed_key"] = values["key"]
     return values
 
 
-def _local_fields(source: str, key: str | None, find_root: Callable[[str], str | None]) -> dict[str, Any]:
+def _local_fields(source: str, key: str | None) -> dict[str, Any]:
     path = Path(source).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"no file or folder at {path}")
     path = path.resolve()
-    root = find_root(str(path))
+    root = find_storage_root(str(path))
     if path.is_dir():
         digest, size, n_files = hashing.hash_dir(path)
         hash_type, suffix = hashing.DIR_HASH_TYPE, ""
@@ -122,10 +120,10 @@ def _local_fields(source: str, key: str | None, find_root: Callable[[str], str |
     return fields
 
 
-def _remote_fields(uri: str, key: str | None, find_root: Callable[[str], str | None]) -> dict[str, Any]:
+def _remote_fields(uri: str, key: str | None) -> dict[str, Any]:
     from ..storage.remote import describe_remote
 
-    root = find_root(uri) or remote_root_of(uri)
+    root = find_storage_root(uri) or remote_root_of(uri)
     rel = uri[len(root) :].strip("/")
     info = describe_remote(uri)
     return dict(

@@ -31,13 +31,12 @@ class NewArtifact:
 def save_local(path: Path, *, key: str | None, description: str | None = None, kind: str | None = None) -> "NewArtifact | StoredArtifact":
     """Save `path` at `key`: the new artifact, or the stored one that has its content (restored from the trash)."""
     from ..db import dbapi
-    from ..lineage.storage_rows import find_root
     from ..tracking.context import current_run_id
 
     from .batch import save_batch, save_with_retries
     from .create import path_values
 
-    artifact = NewArtifact(path_values(path, key=key, description=description, kind=kind, find_root=find_root))
+    artifact = NewArtifact(path_values(path, key=key, description=description, kind=kind))
     artifact.uid = ids.versioned_uid(16)
 
     def attempt(written: list[str]) -> list[Any]:

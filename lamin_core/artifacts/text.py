@@ -32,6 +32,7 @@ def text_artifact_id(
     inserts the row commits or rolls back with the caller's work.
     """
     from ..db import engine as db
+    from ..lineage.storage_rows import storage_id as storage_id_of
 
     from .batch import artifact_row
 
@@ -41,7 +42,7 @@ def text_artifact_id(
     if existing is not None:
         return int(existing)
     root = db.settings().storage_root
-    storage_id = _storage_id(rows, root)
+    storage_id = storage_id_of(rows, root)
     uid = ids.versioned_uid(ARTIFACT_UID_STEM)
     dest = join(root, managed_key(uid, suffix))
     if is_local(dest):
@@ -55,23 +56,6 @@ def text_artifact_id(
         "size": len(data), "hash": digest, "hash_type": HASH_TYPE, "kind": kind,
     })
     return rows.insert("artifacts", values)
-
-
-def _storage_id(rows: "Rows", root: str) -> int:
-    found = rows.scalar("SELECT id FROM storages WHERE root = :root", {"root": root})
-    if found is not None:
-        return int(found)
-    # the one insert of a storage row (`storage_rows.storage_id` and the ORM's `get_or_create_storage` call
-    # it): a concurrent writer's row wins the race, and a retry (or the ORM's savepoint) finds it
-    import socket
-
-    from ..db.dbapi import record_defaults
-    from ..setup.instance import storage_type
-
-    return rows.insert("storages", {
-        **record_defaults(rows), "uid": ids.base62(12), "root": root, "type": storage_type(root),
-        "host": socket.gethostname() if is_local(root) else None,
-    })
 
 
 def text_artifact(

@@ -16,8 +16,8 @@ from .. import log
 from ..storage import hashing
 from ..storage.keys import suffix_of, validate_key
 from ..storage.paths import normalize_root
+from ..storage.registry import find_storage_root
 from .events import Dataset
-from .storage_rows import find_root as find_storage_root  # the registry's roots, read without SQLAlchemy
 
 
 # schemes fsspec can read; anything else (postgres://, kafka://, ...) is a dataset that is not a file

@@ -12,15 +12,15 @@ REFRESH_ON_MISS_SECONDS = 0.2
 
 
 def registered_roots(refresh: bool = False) -> tuple[str, ...]:
+    """Every registered root, longest first. Read on plain rows (`db.dbapi.read()`: the ORM session's
+    connection when the process has one, else its own), so that the recording child and `lamin save FILE`
+    resolve paths without importing SQLAlchemy."""
     if refresh or time.monotonic() - _roots["at"] > TTL_SECONDS:  # type: ignore[operator]
-        from sqlalchemy import select
+        from ..db import dbapi
 
-        from ..db import engine as db
-        from ..models import Storage
-
-        with db.read() as s:
-            roots = tuple(sorted(s.execute(select(Storage.root)).scalars(), key=len, reverse=True))
-        _roots.update(at=time.monotonic(), roots=roots)
+        with dbapi.read() as rows:
+            found = [r[0] for r in rows.all("SELECT root FROM storages")]
+        _roots.update(at=time.monotonic(), roots=tuple(sorted(found, key=len, reverse=True)))
     return _roots["roots"]  # type: ignore[return-value]
 
 
