@@ -25,6 +25,7 @@ ships): `dbapi` then uses psycopg, as it does when `LAMIN_CORE_PG_DRIVER=psycopg
 from __future__ import annotations
 
 import ctypes
+import itertools
 import json
 import re
 import sys
@@ -193,17 +194,21 @@ VALUE_TYPES: dict[int, Callable[[str], Any]] = {
 
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
+# translated statements kept per connection: short ones only, and a bounded number of them (the recording
+# child lives as long as its pipeline; multi-row INSERTs come in many sizes and can be long)
+CACHED_SQL_CHARS, CACHED_STATEMENTS = 10_000, 2_000
 
 
 def _numbered(sql: str) -> tuple[str, list[str | int]]:
     """psycopg's placeholders as libpq's `$n`, and which parameter each number takes (a name, or a position)."""
     order: list[str | int] = []
     numbers: dict[str | int, int] = {}
+    positions = itertools.count()  # the next `%s` takes the next value of a sequence
 
     def replace(match: "re.Match[str]") -> str:
         if match.group(0) == "%%":
             return "%"
-        ref: str | int = match.group(1) if match.group(1) is not None else len([o for o in order if isinstance(o, int)])
+        ref: str | int = match.group(1) if match.group(1) is not None else next(positions)
         if ref not in numbers:
             order.append(ref)
             numbers[ref] = len(order)
@@ -261,7 +266,11 @@ class Connection:
         prepared = self._statements.get(sql)
         if prepared is None:
             native, order = _numbered(sql)
-            prepared = self._statements[sql] = (native.encode(), order)
+            prepared = (native.encode(), order)
+            if len(sql) <= CACHED_SQL_CHARS:
+                if len(self._statements) >= CACHED_STATEMENTS:
+                    self._statements.clear()
+                self._statements[sql] = prepared
         native_sql, order = prepared
         if params is None:
             values: list[Any] = []
