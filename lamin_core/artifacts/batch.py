@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from .. import log
+from ..db import dbapi
 
 if TYPE_CHECKING:
     from ..db.dbapi import Rows
@@ -189,7 +190,7 @@ def _return_existing(rows: "Rows", existing: StoredArtifact) -> StoredArtifact:
     if existing.branch_id == TRASH_BRANCH_ID:
         rows.execute("UPDATE artifacts SET branch_id = :branch, updated_at = :now WHERE id = :id",
                      {"branch": MAIN_BRANCH_ID, "now": datetime.now(timezone.utc), "id": existing.id})
-        _expire_loaded([existing.id], ["branch_id", "updated_at"])  # an Artifact the user holds sees it
+        dbapi.expire_if_loaded("Artifact", [existing.id], ["branch_id", "updated_at"])  # an Artifact the user holds sees it
         log.info("→ restored artifact %s from the trash: it has the same content", existing.uid)
         return existing._replace(branch_id=MAIN_BRANCH_ID)
     log.info("→ returning the existing artifact %s: it has the same content", existing.uid)
@@ -230,10 +231,10 @@ def _assign_versions(rows: "Rows", artifacts: list[Any], latest_in_db: LatestByK
 
 
 def _latest_uid_of_stem(rows: "Rows", stem: str, step_down: list[int]) -> str | None:
-    from .. import ids
+    from .versions import family_range
 
     found = rows.one(f"SELECT id, uid FROM artifacts WHERE uid >= :lo AND uid <= :hi AND is_latest = {rows.true}",
-                     {"lo": stem + ids.encode(0, 4), "hi": stem + ids.encode(62**4 - 1, 4)})
+                     family_range(stem))
     if found is None:
         return None
     step_down.append(found[0])
@@ -250,23 +251,7 @@ def _step_down(rows: "Rows", artifact_ids: list[int]) -> None:
         marks = ", ".join(f":id_{i}" for i in range(len(chunk)))
         rows.execute(f"UPDATE artifacts SET is_latest = :no, updated_at = :now WHERE id IN ({marks})",
                      {"no": False, "now": now, **{f"id_{i}": v for i, v in enumerate(chunk)}})
-    _expire_loaded(artifact_ids, ["is_latest", "updated_at"])  # Artifacts the user holds see it
-
-
-def _expire_loaded(artifact_ids: list[int], columns: list[str]) -> None:
-    """After a plain UPDATE in the ORM's transaction: Artifact objects of those rows in its session reload
-    these columns on next access (other changes the user made to them stay, as with an ORM update)."""
-    from ..db import engine as db
-
-    if not db.in_write():
-        return  # no ORM transaction: no Artifact objects (and no import of the models)
-    from ..models import Artifact
-
-    s = db.session()
-    for artifact_id in artifact_ids:
-        obj = s.identity_map.get(s.identity_key(Artifact, artifact_id))  # type: ignore[arg-type]
-        if obj is not None:
-            s.expire(obj, columns)
+    dbapi.expire_if_loaded("Artifact", artifact_ids, ["is_latest", "updated_at"])  # Artifacts the user holds see it
 
 
 def _insert(rows: "Rows", artifacts: list[Any]) -> None:

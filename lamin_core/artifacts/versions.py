@@ -21,6 +21,12 @@ if TYPE_CHECKING:
     from ..db.dbapi import Rows
 
 
+def family_range(stem: str) -> dict[str, str]:
+    """The lowest and highest uid a version family can have, as parameters `lo` and `hi`: a range on the
+    unique uid index, where LIKE 'stem%' is not index-friendly on every backend."""
+    return {"lo": stem + ids.encode(0, 4), "hi": stem + ids.encode(62**4 - 1, 4)}
+
+
 class VersionCounter:
     """Hands out next version uids within one transaction (the caller holds the locks on the keys)."""
 
@@ -35,8 +41,7 @@ class VersionCounter:
         wanted = sorted(set(stems) - set(self.newest))
         if not wanted:
             return
-        # a range on the unique uid index, where LIKE 'stem%' is not index-friendly on every backend
-        ranges = [{"lo": stem + ids.encode(0, 4), "hi": stem + ids.encode(62**4 - 1, 4)} for stem in wanted]
+        ranges = [family_range(stem) for stem in wanted]
         for (uid,) in union_rows(self.rows, "artifact_versions", "SELECT max(uid) AS uid FROM artifacts",
                                  [("uid >= :lo AND uid <= :hi", ranges)]):
             if uid is not None:

@@ -215,6 +215,25 @@ def rows_of(s: "Session") -> Rows:
     return Rows(conn.connection.driver_connection, conn.dialect.name)
 
 
+def expire_if_loaded(model_name: str, row_ids: "list[int]", columns: "list[str] | None" = None) -> None:
+    """After a plain UPDATE in the ORM's transaction: ORM objects of those rows in its session reload on
+    their next access (only `columns`, when given: other changes the user made to them stay, as with an ORM
+    update). A process without SQLAlchemy has no such objects (and the models are not imported)."""
+    if not row_ids or not db.in_write():
+        return
+    from .. import models
+
+    s, model = db.session(), getattr(models, model_name)
+    for row_id in row_ids:
+        expire_loaded(s, model, row_id, columns)
+
+
+def expire_loaded(s: "Session", model: type, row_id: int, columns: "list[str] | None" = None) -> None:
+    obj = s.identity_map.get(s.identity_key(model, row_id))  # type: ignore[arg-type]
+    if obj is not None:
+        s.expire(obj, columns)
+
+
 # ---- a connection of our own, for processes that have not started SQLAlchemy ----
 
 _own: dict[str, Any] = {}  # "conn", "dialect", "url"

@@ -20,7 +20,6 @@ from .. import ids
 from ..artifacts.versions import VersionCounter
 from ..db import dbapi
 from .datasets import ResolvedDataset
-from .runs import expire_if_loaded
 from .storage_rows import storage_id
 
 if TYPE_CHECKING:
@@ -139,7 +138,7 @@ class ArtifactBook:
             marks = ", ".join(f":id_{i}" for i in range(len(row_ids)))
             self.rows.execute(f"UPDATE artifacts SET {assignments}, updated_at = :updated_at WHERE id IN ({marks})",
                               {**changes, "updated_at": now, **{f"id_{i}": r for i, r in enumerate(row_ids)}})
-            expire_if_loaded("Artifact", row_ids)
+            dbapi.expire_if_loaded("Artifact", row_ids)
         if self.planned:
             defaults = dbapi.record_defaults(self.rows)
             values = [{**defaults, "updated_at": defaults["created_at"], **row.values} for row in self.planned]  # type: ignore[dict-item]

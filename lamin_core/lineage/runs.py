@@ -17,8 +17,6 @@ from ..db import dbapi
 from .events import STATUS_OF_EVENT, Job, LineageEvent
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from ..db.dbapi import Rows
     from ..models import Run
 
@@ -78,7 +76,7 @@ def transform_for_job(rows: "Rows", job: Job) -> tuple[int, str]:
             changes["updated_at"] = datetime.now(timezone.utc)
             assignments = ", ".join(f"{name} = :{name}" for name in changes)
             rows.execute(f"UPDATE transforms SET {assignments} WHERE id = :id", {**changes, "id": stored.id})
-            expire_if_loaded("Transform", [stored.id])
+            dbapi.expire_if_loaded("Transform", [stored.id])
     entry = (stored.id, stored.key or key, facets)
     dbapi.after_commit(lambda: _remember(_transform_ids, cache_key, entry))  # other threads read it: committed rows only
     return stored.id, stored.key or key
@@ -192,7 +190,7 @@ def write_runs(rows: "Rows", runs: "list[RunRow]") -> None:
             rows.execute(sql, row)
     for run in changed:
         run.snapshot()
-    expire_if_loaded("Run", [run.id for run in changed])  # an ORM object of it in this session shows the change
+    dbapi.expire_if_loaded("Run", [run.id for run in changed])  # an ORM object of it in this session shows the change
 
 
 _UPDATE_STATEMENTS: dict[int, str] = {}
@@ -217,26 +215,6 @@ def _run_row(rows: "Rows", fields: dict[str, Any]) -> RunRow:
     run = RunRow(**fields)
     run.snapshot()
     return run
-
-
-def expire_if_loaded(model_name: str, row_ids: "list[int]") -> None:
-    """After a plain UPDATE in the ORM's transaction: ORM objects of those rows in its session reload on
-    their next access. A process without SQLAlchemy has no such objects."""
-    from ..db import engine as db
-
-    if not row_ids or not db.in_write():
-        return
-    from .. import models
-
-    s, model = db.session(), getattr(models, model_name)
-    for row_id in row_ids:
-        expire_loaded(s, model, row_id)
-
-
-def expire_loaded(s: "Session", model: type, row_id: int) -> None:
-    obj = s.identity_map.get(s.identity_key(model, row_id))  # type: ignore[arg-type]
-    if obj is not None:
-        s.expire(obj)
 
 
 def _order_of(attempt: int | None, status: str) -> list[int]:

@@ -142,9 +142,8 @@ def upsert_transform(s: "Session", transform: "Transform") -> "Transform":
     """`upsert_transform_row` in an ORM session: the stored Transform this one is, or this one, inserted."""
     from sqlalchemy import inspect
 
-    from ..db.dbapi import rows_of
+    from ..db.dbapi import expire_loaded, rows_of
     from ..models import Transform
-    from .runs import expire_loaded
 
     fields = {c.key: getattr(transform, c.key) for c in inspect(Transform).column_attrs if c.key != "id"}
     s.flush()  # the statements below must see what the session holds
